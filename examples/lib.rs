@@ -1,0 +1,1 @@
+//! Examples for zt live in this package as `[[example]]` targets; see `Cargo.toml`.
