@@ -1,1 +1,9 @@
-//! placeholder
+//! zt-core: the parts of zero-trust access that do not depend on a transport.
+//!
+//! - [`identity`]: who is calling. OIDC/JWT verification against trusted issuers with
+//!   JWKS rotation, a verified-token cache, and SPIFFE X.509-SVID workload identities.
+//!
+//! Every request is verified, nothing is trusted for its network location, and every
+//! failure is typed and fails closed.
+
+pub mod identity;
