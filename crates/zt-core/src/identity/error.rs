@@ -40,7 +40,7 @@ pub enum VerifyError {
     /// No key of the issuer has the token's `kid` (after a refresh, if one was allowed).
     #[error("no key of the issuer matches the token's `kid`")]
     UnknownKey,
-    /// The token has no `kid` and the issuer has several keys for its algorithm.
+    /// The token has no `kid` and the issuer has more than one key.
     #[error("token has no `kid` and the issuer has several candidate keys")]
     AmbiguousKey,
     /// The issuer has no usable keys (never fetched, or last good keys too old).

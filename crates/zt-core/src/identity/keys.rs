@@ -49,14 +49,11 @@ impl KeySet {
                 .filter(|key| key.kid.as_deref() == Some(kid))
                 .find_map(|key| key.for_algorithm(alg))
                 .ok_or(VerifyError::UnknownKey),
-            None => {
-                let mut candidates = self.keys.iter().filter_map(|key| key.for_algorithm(alg));
-                match (candidates.next(), candidates.next()) {
-                    (Some(key), None) => Ok(key),
-                    (Some(_), Some(_)) => Err(VerifyError::AmbiguousKey),
-                    (None, _) => Err(VerifyError::UnknownKey),
-                }
-            }
+            // Without a `kid` the key is only unambiguous if the issuer has one key.
+            None => match self.keys.as_slice() {
+                [only] => only.for_algorithm(alg).ok_or(VerifyError::UnknownKey),
+                _ => Err(VerifyError::AmbiguousKey),
+            },
         }
     }
 
