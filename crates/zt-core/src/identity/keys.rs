@@ -83,8 +83,8 @@ pub(crate) struct IssuerKeys {
     current: ArcSwap<KeySet>,
     /// Bumped whenever a new key set is installed.
     generation: AtomicU64,
-    /// Serialises fetches and remembers when the last one started.
-    last_fetch: Mutex<Option<Instant>>,
+    /// Serialises fetches and remembers when the last on-demand (unknown `kid`) one started.
+    last_on_demand: Mutex<Option<Instant>>,
 }
 
 /// What a successful refresh changed.
@@ -124,7 +124,7 @@ impl IssuerKeys {
             config: config.clone(),
             current: ArcSwap::from_pointee(initial),
             generation: AtomicU64::new(0),
-            last_fetch: Mutex::new(None),
+            last_on_demand: Mutex::new(None),
         })
     }
 
@@ -147,8 +147,7 @@ impl IssuerKeys {
 
     /// Fetches and installs keys now (background refresh and start-up).
     pub(crate) async fn refresh(&self, fetcher: &Fetcher) -> Result<Installed, KeySourceError> {
-        let mut last_fetch = self.last_fetch.lock().await;
-        *last_fetch = Some(Instant::now());
+        let _serialised = self.last_on_demand.lock().await;
         self.fetch_and_install(fetcher).await
     }
 
@@ -163,14 +162,14 @@ impl IssuerKeys {
         if !self.refreshable() {
             return Err(());
         }
-        let mut last_fetch = self.last_fetch.lock().await;
+        let mut last_on_demand = self.last_on_demand.lock().await;
         if self.generation() != seen_generation {
             return Ok(None);
         }
-        if last_fetch.is_some_and(|at| at.elapsed() < self.config.min_refresh_interval) {
+        if last_on_demand.is_some_and(|at| at.elapsed() < self.config.min_refresh_interval) {
             return Err(());
         }
-        *last_fetch = Some(Instant::now());
+        *last_on_demand = Some(Instant::now());
         match self.fetch_and_install(fetcher).await {
             Ok(installed) => Ok(Some(installed)),
             Err(error) => {
