@@ -7,3 +7,8 @@
 //! failure is typed and fails closed.
 
 pub mod identity;
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -182,15 +182,15 @@ impl IssuerConfig {
         if now >= exp.saturating_add(leeway) {
             return Err(VerifyError::Expired);
         }
-        if let Some(nbf) = numeric_date(&claims, "nbf")? {
-            if now.saturating_add(leeway) < nbf {
-                return Err(VerifyError::NotYetValid);
-            }
+        if let Some(nbf) = numeric_date(&claims, "nbf")?
+            && now.saturating_add(leeway) < nbf
+        {
+            return Err(VerifyError::NotYetValid);
         }
-        if let Some(iat) = numeric_date(&claims, "iat")? {
-            if iat > now.saturating_add(leeway) {
-                return Err(VerifyError::IssuedInFuture);
-            }
+        if let Some(iat) = numeric_date(&claims, "iat")?
+            && iat > now.saturating_add(leeway)
+        {
+            return Err(VerifyError::IssuedInFuture);
         }
         self.check_audience(&claims)?;
         for (path, expected) in &self.required_claims {
@@ -231,9 +231,11 @@ impl IssuerConfig {
             .groups
             .strings(&claims)
             .map_err(|()| invalid(mapping.groups.as_str(), "not a string or array of strings"))?;
-        identity.session_id = ClaimPath::new("sid")
-            .string(&claims)
-            .map_err(|()| invalid("sid", "not a string"))?;
+        identity.session_id = match claims.get("sid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(sid)) => Some(sid.clone()),
+            Some(_) => return Err(invalid("sid", "not a string")),
+        };
         identity.auth_time = numeric_date(&claims, "auth_time")?
             .map(|t| timestamp(t, "auth_time"))
             .transpose()?;
