@@ -12,3 +12,8 @@ pub mod identity;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+/// The identity guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/identity.md")]
+struct IdentityGuideDoctests;

@@ -56,3 +56,8 @@ pub use config::{DevClient, DevUser, SigningAlg};
 pub use error::DevIdpError;
 pub use keys::KeyRing;
 pub use server::{DevIdp, DevIdpBuilder, RunningDevIdp};
+
+/// The dev IdP guide's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/dev-idp.md")]
+struct GuideDoctests;
