@@ -87,7 +87,7 @@ async fn verifier_follows_rotation_and_survives_a_bounded_outage() {
                 .refresh_interval(Duration::from_secs(3600))
                 .min_refresh_interval(MIN_REFRESH)
                 .keep_stale_keys_for(STALE_BOUND)
-                .http_timeout(Duration::from_secs(2)),
+                .http_timeout(Duration::from_secs(1)),
         )
         .build()
         .await

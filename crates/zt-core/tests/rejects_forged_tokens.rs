@@ -265,12 +265,25 @@ async fn rejects_time_claims_of_the_wrong_json_type() {
 async fn rejects_missing_exp() {
     let (ring, verifier) = setup().await;
     let token = ring
-        .sign(SigningAlg::Es256, &claims(json!({"exp": null})))
+        .sign(SigningAlg::Es256, &claims_without(&["exp"]))
         .unwrap();
     assert_eq!(
         rejected(&verifier, &token).await,
         VerifyError::MissingClaim("exp".into())
     );
+    // `null` is not a NumericDate either: never a skipped check.
+    for claim in ["exp", "nbf", "iat"] {
+        let token = ring
+            .sign(SigningAlg::Es256, &claims(json!({ claim: null })))
+            .unwrap();
+        assert!(
+            matches!(
+                rejected(&verifier, &token).await,
+                VerifyError::InvalidClaim { .. }
+            ),
+            "{claim}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -290,12 +303,19 @@ async fn rejects_wrong_issuer() {
         );
     }
     let token = ring
-        .sign(SigningAlg::Es256, &claims(json!({"iss": null})))
+        .sign(SigningAlg::Es256, &claims_without(&["iss"]))
         .unwrap();
     assert_eq!(
         rejected(&verifier, &token).await,
         VerifyError::MissingClaim("iss".into())
     );
+    let token = ring
+        .sign(SigningAlg::Es256, &claims(json!({"iss": null})))
+        .unwrap();
+    assert!(matches!(
+        rejected(&verifier, &token).await,
+        VerifyError::InvalidClaim { .. }
+    ));
     let token = ring
         .sign(SigningAlg::Es256, &claims(json!({"iss": [ISSUER]})))
         .unwrap();

@@ -141,11 +141,16 @@ fn ca_certificates_and_signing_key_usages_are_not_svids() {
     let v = verifier("example.org", &ca);
     let mut as_ca = svid_params(&["spiffe://example.org/a"]);
     as_ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    assert!(v.verify(&[leaf(&ca, as_ca)]).is_err());
+    assert!(
+        matches!(v.verify(&[leaf(&ca, as_ca)]), Err(SpiffeError::Chain(e)) if e.contains("CaUsedAsEndEntity"))
+    );
 
     let mut cert_sign = svid_params(&["spiffe://example.org/a"]);
     cert_sign.key_usages.push(KeyUsagePurpose::KeyCertSign);
-    assert!(v.verify(&[leaf(&ca, cert_sign)]).is_err());
+    assert!(matches!(
+        v.verify(&[leaf(&ca, cert_sign)]),
+        Err(SpiffeError::NotLeaf(_))
+    ));
 
     let mut no_signature = svid_params(&["spiffe://example.org/a"]);
     no_signature.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
@@ -181,10 +186,41 @@ fn bundles_load_from_pem_and_reject_garbage() {
     let pem = ca.issuer.pem();
     let bundle = TrustBundle::from_pem("example.org", pem.as_bytes()).unwrap();
     assert_eq!(bundle.trust_domain(), "example.org");
-    assert!(TrustBundle::from_pem("example.org", b"").is_err());
-    assert!(TrustBundle::new("Bad Domain", [ca.der()]).is_err());
+    assert!(matches!(
+        TrustBundle::from_pem("example.org", b""),
+        Err(SpiffeError::Malformed(_))
+    ));
+    assert!(matches!(
+        TrustBundle::new("Bad Domain", [ca.der()]),
+        Err(SpiffeError::InvalidId(_))
+    ));
+    assert!(matches!(
+        TrustBundle::new("example.org/path", [ca.der()]),
+        Err(SpiffeError::InvalidId(_))
+    ));
+    assert!(matches!(
+        TrustBundle::new("example.org", []),
+        Err(SpiffeError::Malformed(_))
+    ));
     assert!(matches!(
         SpiffeVerifier::default().verify(&[]),
         Err(SpiffeError::NoCertificate)
     ));
+}
+
+#[test]
+fn bundles_of_one_trust_domain_are_merged_for_ca_rotation() {
+    let old = Ca::new("old CA");
+    let new = Ca::new("new CA");
+    let verifier = SpiffeVerifier::new([
+        TrustBundle::new("example.org", [old.der()]).unwrap(),
+        TrustBundle::new("example.org", [new.der()]).unwrap(),
+    ]);
+    for ca in [&old, &new] {
+        assert!(
+            verifier
+                .verify(&[leaf(ca, svid_params(&["spiffe://example.org/a"]))])
+                .is_ok()
+        );
+    }
 }

@@ -87,6 +87,14 @@ pub enum ConfigError {
     /// An issuer names no audience; tokens minted for other services would be accepted.
     #[error("issuer `{0}` names no audience")]
     NoAudience(String),
+    /// An issuer's refresh or validity timings are unusable.
+    #[error("issuer `{issuer}`: {reason}")]
+    Timing {
+        /// The issuer.
+        issuer: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// An issuer allows no algorithm.
     #[error("issuer `{0}` allows no signature algorithm")]
     NoAlgorithms(String),

@@ -15,13 +15,29 @@ use url::Url;
 
 use super::{ConfigError, KeySourceError};
 
-/// Largest discovery or JWKS document accepted.
-const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+/// Largest discovery or JWKS document accepted, over HTTP or from a file.
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// `url` without credentials or query, fit for logs and error messages.
+pub(crate) fn redacted(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            if parsed.query().is_some() {
+                parsed.set_query(Some("..."));
+            }
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable URL>".to_owned(),
+    }
+}
 
 /// Checks that `url` is absolute HTTPS, or HTTP to a loopback host (local development).
 pub(crate) fn checked_url(url: &str) -> Result<Url, ConfigError> {
     let bad = |reason| ConfigError::BadUrl {
-        url: url.to_owned(),
+        url: redacted(url),
         reason,
     };
     let parsed = Url::parse(url).map_err(|_| bad("not an absolute URL"))?;
@@ -82,7 +98,7 @@ impl Fetcher {
     /// GETs `url` and returns the body of a 200 response.
     pub(crate) async fn get(&self, url: &Url, timeout: Duration) -> Result<Bytes, KeySourceError> {
         let fail = |reason: String| KeySourceError::Fetch {
-            url: url.to_string(),
+            url: redacted(url.as_str()),
             reason,
         };
         let uri: http::Uri = url
@@ -121,6 +137,18 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_credentials_and_queries() {
+        assert_eq!(
+            redacted("https://user:secret@idp.example/jwks?token=abc#frag"),
+            "https://idp.example/jwks?..."
+        );
+        assert_eq!(
+            redacted("https://idp.example/jwks"),
+            "https://idp.example/jwks"
+        );
+    }
 
     #[test]
     fn https_anywhere_http_only_on_loopback() {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::{Algorithm, ClaimPath, Identity, IdentityKind, VerifyError};
 
 /// Where an issuer's signing keys come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JwksSource {
     /// OIDC discovery: `{issuer}/.well-known/openid-configuration` names the `jwks_uri`.
@@ -20,6 +20,21 @@ pub enum JwksSource {
     File(PathBuf),
     /// A JWKS document given inline; never refreshed.
     Inline(String),
+}
+
+impl std::fmt::Debug for JwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Discovery => f.write_str("Discovery"),
+            // URLs may carry credentials in userinfo or query.
+            Self::Url(url) => f
+                .debug_tuple("Url")
+                .field(&super::fetch::redacted(url))
+                .finish(),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Inline(json) => write!(f, "Inline({} bytes)", json.len()),
+        }
+    }
 }
 
 /// Which claims carry the user name, e-mail address and groups.
@@ -441,6 +456,20 @@ mod tests {
             cfg.validate(silver, now),
             Err(VerifyError::InvalidClaim { .. })
         ));
+    }
+
+    #[test]
+    fn null_claims_are_wrongly_typed_not_absent() {
+        let now = Timestamp::from_second(NOW).unwrap();
+        for claim in ["exp", "nbf", "iat", "aud", "sub"] {
+            let mut c = claims(json!({}));
+            c.insert(claim.into(), Value::Null);
+            let err = config().validate(c, now).err();
+            assert!(
+                matches!(err, Some(VerifyError::InvalidClaim { .. })),
+                "{claim}: {err:?}"
+            );
+        }
     }
 
     #[test]

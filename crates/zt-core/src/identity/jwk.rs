@@ -9,12 +9,15 @@ use serde_json::Value;
 use super::algorithm::KeyFamily;
 use super::{Algorithm, KeySourceError};
 
-/// Smallest RSA modulus accepted, in bytes (2048 bits).
-const MIN_RSA_MODULUS_BYTES: usize = 256;
+/// RSA modulus sizes accepted, in bits (what aws-lc-rs verifies).
+const RSA_MODULUS_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
 
 /// One public key, ready to verify signatures with each algorithm it may be used for.
 pub(crate) struct VerifyingKey {
     pub(crate) kid: Option<String>,
+    /// The public key material (RSA `e || n`, EC point or Ed25519 key), to tell a replaced
+    /// key from an unchanged one.
+    pub(crate) material: Vec<u8>,
     /// Parsed once per algorithm the key may serve.
     parsed: Vec<(Algorithm, ParsedPublicKey)>,
 }
@@ -117,6 +120,7 @@ fn parse_jwk(value: Value, allowed: &[Algorithm]) -> Result<Option<VerifyingKey>
     }
     Ok(Some(VerifyingKey {
         kid: jwk.kid,
+        material: material.into_bytes(),
         parsed,
     }))
 }
@@ -141,11 +145,13 @@ impl KeyMaterial {
         };
         match family {
             KeyFamily::Rsa => {
-                let n = field(&jwk.n, "RSA key lacks `n`")?;
-                let e = field(&jwk.e, "RSA key lacks `e`")?;
-                let significant = n.iter().skip_while(|b| **b == 0).count();
-                if significant < MIN_RSA_MODULUS_BYTES {
-                    return Err("RSA modulus is shorter than 2048 bits");
+                let n = without_leading_zeros(field(&jwk.n, "RSA key lacks `n`")?);
+                let e = without_leading_zeros(field(&jwk.e, "RSA key lacks `e`")?);
+                let bits = n
+                    .first()
+                    .map_or(0, |top| 8 * n.len() - top.leading_zeros() as usize);
+                if !RSA_MODULUS_BITS.contains(&bits) {
+                    return Err("RSA modulus is not between 2048 and 8192 bits");
                 }
                 Ok(Self::Rsa { n, e })
             }
@@ -172,6 +178,21 @@ impl KeyMaterial {
         }
     }
 
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            // `e` is short and fixed-width in practice; its length prefix keeps the
+            // encoding unambiguous.
+            Self::Rsa { n, mut e } => {
+                let mut bytes = Vec::with_capacity(1 + e.len() + n.len());
+                bytes.push(u8::try_from(e.len()).unwrap_or(u8::MAX));
+                bytes.append(&mut e);
+                bytes.extend_from_slice(&n);
+                bytes
+            }
+            Self::Raw(bytes) => bytes,
+        }
+    }
+
     fn parse_for(&self, alg: Algorithm) -> Result<ParsedPublicKey, &'static str> {
         let parsed = match (self, alg.rsa_parameters()) {
             (Self::Rsa { n, e }, Some(params)) => RsaPublicKeyComponents {
@@ -184,6 +205,13 @@ impl KeyMaterial {
         };
         parsed.map_err(|_| "public key is invalid")
     }
+}
+
+/// Big-endian integers in JWKs should be minimal, but some issuers pad them.
+fn without_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    bytes.drain(..zeros);
+    bytes
 }
 
 #[cfg(test)]

@@ -21,17 +21,28 @@ pub(crate) struct UnverifiedJws<'t> {
 }
 
 /// The JOSE header fields zt looks at. Unknown fields are ignored unless listed in `crit`.
+/// The `bool` fields say whether the member is present at all, even as `null`.
 #[derive(Deserialize)]
 struct Header {
     alg: Option<String>,
     kid: Option<String>,
     cty: Option<String>,
-    enc: Option<IgnoredAny>,
-    jku: Option<IgnoredAny>,
-    x5u: Option<IgnoredAny>,
-    jwk: Option<IgnoredAny>,
-    x5c: Option<IgnoredAny>,
-    crit: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    enc: bool,
+    #[serde(default, deserialize_with = "present")]
+    jku: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5u: bool,
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// Splits and decodes `token`, checking everything that can be checked without a key.
@@ -77,7 +88,7 @@ pub(crate) fn decode(token: &str) -> Result<UnverifiedJws<'_>, VerifyError> {
 }
 
 fn check_header(header: &Header) -> Result<Algorithm, VerifyError> {
-    if header.enc.is_some() {
+    if header.enc {
         return Err(VerifyError::Encrypted);
     }
     if header
@@ -88,10 +99,10 @@ fn check_header(header: &Header) -> Result<Algorithm, VerifyError> {
         return Err(VerifyError::Nested);
     }
     for (present, name) in [
-        (header.jku.is_some(), "jku"),
-        (header.x5u.is_some(), "x5u"),
-        (header.jwk.is_some(), "jwk"),
-        (header.x5c.is_some(), "x5c"),
+        (header.jku, "jku"),
+        (header.x5u, "x5u"),
+        (header.jwk, "jwk"),
+        (header.x5c, "x5c"),
     ] {
         if present {
             return Err(VerifyError::UntrustedKeyHeader(name));
@@ -99,7 +110,7 @@ fn check_header(header: &Header) -> Result<Algorithm, VerifyError> {
     }
     // zt implements no JWS extension, so any `crit` (even an empty one, which RFC 7515
     // forbids) is refused.
-    if header.crit.is_some() {
+    if header.crit {
         return Err(VerifyError::UnsupportedCritical);
     }
     let alg = header
@@ -187,6 +198,17 @@ mod tests {
         assert!(matches!(decode(&t), Err(VerifyError::Malformed(_))));
         let t = token(r#"{"alg":"ES256"}"#, "[1,2]");
         assert!(matches!(decode(&t), Err(VerifyError::Malformed(_))));
+    }
+
+    #[test]
+    fn null_members_count_as_present() {
+        let t = token(r#"{"alg":"ES256","crit":null}"#, r#"{}"#);
+        assert_eq!(decode(&t).err(), Some(VerifyError::UnsupportedCritical));
+        let t = token(r#"{"alg":"ES256","jku":null}"#, r#"{}"#);
+        assert_eq!(
+            decode(&t).err(),
+            Some(VerifyError::UntrustedKeyHeader("jku"))
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use super::fetch::{Fetcher, checked_url};
+use super::fetch::{Fetcher, MAX_DOCUMENT_BYTES, checked_url};
 use super::jwk::{VerifyingKey, parse_jwks};
 use super::{Algorithm, ConfigError, IssuerConfig, JwksSource, KeySourceError, VerifyError};
 
@@ -57,8 +57,23 @@ impl KeySet {
         }
     }
 
+    /// When these keys stop being usable, if they ever do.
+    pub(crate) fn usable_until(&self) -> Option<Instant> {
+        self.usable_until
+    }
+
     fn kids(&self) -> impl Iterator<Item = Option<&str>> {
         self.keys.iter().map(|key| key.kid.as_deref())
+    }
+
+    /// Whether `self` holds a key (same `kid`, same material) that `other` lacks.
+    fn has_keys_missing_from(&self, other: &KeySet) -> bool {
+        self.keys.iter().any(|old| {
+            !other
+                .keys
+                .iter()
+                .any(|new| new.kid == old.kid && new.material == old.material)
+        })
     }
 }
 
@@ -180,21 +195,24 @@ impl IssuerKeys {
     }
 
     /// Drops keys whose staleness bound has passed; returns whether any were dropped.
+    /// Keys installed concurrently by another refresh are left alone.
     pub(crate) fn expire_stale(&self) -> bool {
-        let set = self.current.load();
-        if !set.keys.is_empty()
-            && set
-                .usable_until
-                .is_some_and(|until| Instant::now() >= until)
-        {
-            tracing::error!(
-                issuer = %self.config.issuer,
-                "signing keys could not be refreshed within the staleness bound; rejecting all tokens of this issuer until keys can be fetched"
-            );
-            self.install(KeySet::empty());
-            return true;
+        let set = self.current.load_full();
+        if set.keys.is_empty() || set.usable_until.is_none_or(|until| Instant::now() < until) {
+            return false;
         }
-        false
+        let previous = self
+            .current
+            .compare_and_swap(&set, Arc::new(KeySet::empty()));
+        if !Arc::ptr_eq(&previous, &set) {
+            return false;
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::error!(
+            issuer = %self.config.issuer,
+            "signing keys could not be refreshed within the staleness bound; rejecting all tokens of this issuer until keys can be fetched"
+        );
+        true
     }
 
     /// When the current keys stop being usable, if they ever do.
@@ -216,7 +234,7 @@ impl IssuerKeys {
 
     fn install(&self, new: KeySet) -> Installed {
         let old = self.current.load_full();
-        let withdrew_keys = old.kids().any(|kid| !new.kids().any(|k| k == kid));
+        let withdrew_keys = old.has_keys_missing_from(&new);
         tracing::info!(
             issuer = %self.config.issuer,
             keys = new.keys.len(),
@@ -246,14 +264,7 @@ impl IssuerKeys {
                 Ok(fetcher.get(&jwks_url, timeout).await?.to_vec())
             }
             Source::Url(url) => Ok(fetcher.get(url, timeout).await?.to_vec()),
-            Source::File(path) => {
-                tokio::fs::read(path)
-                    .await
-                    .map_err(|source| KeySourceError::File {
-                        path: path.clone(),
-                        source,
-                    })
-            }
+            Source::File(path) => read_limited(path).await,
             Source::Inline => Err(KeySourceError::NoUsableKeys),
         }
     }
@@ -264,4 +275,26 @@ impl IssuerKeys {
             reason,
         }
     }
+}
+
+/// Reads a key file of at most [`MAX_DOCUMENT_BYTES`].
+async fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, KeySourceError> {
+    use tokio::io::AsyncReadExt as _;
+    let error = |source| KeySourceError::File {
+        path: path.to_owned(),
+        source,
+    };
+    let file = tokio::fs::File::open(path).await.map_err(error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(error)?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(KeySourceError::InvalidJwks(format!(
+            "{} is larger than {MAX_DOCUMENT_BYTES} bytes",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }

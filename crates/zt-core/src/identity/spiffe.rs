@@ -2,8 +2,8 @@
 //!
 //! A chain is verified against the trust bundle of the trust domain named in the leaf's
 //! SPIFFE ID (rustls-webpki path validation, client-auth usage), then checked against
-//! the X.509-SVID rules: exactly one URI SAN, not a CA, `digitalSignature` set and
-//! neither `keyCertSign` nor `cRLSign`.
+//! the X.509-SVID rules: exactly one URI SAN, not a CA (webpki), `digitalSignature` set
+//! and neither `keyCertSign` nor `cRLSign`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -131,7 +131,12 @@ impl TrustBundle {
         roots: impl IntoIterator<Item = CertificateDer<'static>>,
     ) -> Result<Self, SpiffeError> {
         let trust_domain = trust_domain.into();
-        SpiffeId::parse(&format!("spiffe://{trust_domain}"))?;
+        if !SpiffeId::parse(&format!("spiffe://{trust_domain}"))?
+            .path()
+            .is_empty()
+        {
+            return Err(SpiffeError::InvalidId("a trust domain has no path"));
+        }
         let anchors = roots
             .into_iter()
             .map(|root| {
@@ -172,15 +177,19 @@ pub struct SpiffeVerifier {
 }
 
 impl SpiffeVerifier {
-    /// A verifier trusting these bundles (a later bundle for the same domain replaces
-    /// an earlier one).
+    /// A verifier trusting these bundles. Bundles for the same trust domain are merged
+    /// (e.g. the old and the new CA during a rotation).
     pub fn new(bundles: impl IntoIterator<Item = TrustBundle>) -> Self {
-        Self {
-            bundles: bundles
-                .into_iter()
-                .map(|bundle| (bundle.trust_domain.clone(), bundle))
-                .collect(),
+        let mut merged: HashMap<String, TrustBundle> = HashMap::new();
+        for bundle in bundles {
+            match merged.get_mut(&bundle.trust_domain) {
+                Some(existing) => existing.anchors.extend(bundle.anchors),
+                None => {
+                    merged.insert(bundle.trust_domain.clone(), bundle);
+                }
+            }
         }
+        Self { bundles: merged }
     }
 
     /// Verifies `chain` (leaf first, then intermediates) for client authentication now.
@@ -195,35 +204,27 @@ impl SpiffeVerifier {
         now: UnixTime,
     ) -> Result<Identity, SpiffeError> {
         let (leaf_der, intermediates) = chain.split_first().ok_or(SpiffeError::NoCertificate)?;
-        let leaf = webpki::EndEntityCert::try_from(leaf_der)
-            .map_err(|e| SpiffeError::Malformed(e.to_string()))?;
-
-        let uris: Vec<&str> = leaf.valid_uri_names().collect();
-        let [uri] = uris.as_slice() else {
-            return Err(SpiffeError::SpiffeIdCount(uris.len()));
-        };
-        let id = SpiffeId::parse(uri)?;
+        let leaf = LeafFacts::read(leaf_der)?;
+        let id = SpiffeId::parse(&leaf.uri)?;
         let bundle = self
             .bundles
             .get(id.trust_domain())
             .ok_or_else(|| SpiffeError::UntrustedDomain(id.trust_domain().to_owned()))?;
 
-        let algorithms = rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .all;
-        leaf.verify_for_usage(
-            algorithms,
-            &bundle.anchors,
-            intermediates,
-            now,
-            webpki::KeyUsage::client_auth(),
-            None,
-            None,
-        )
-        .map_err(|e| SpiffeError::Chain(e.to_string()))?;
+        webpki::EndEntityCert::try_from(leaf_der)
+            .map_err(|e| SpiffeError::Malformed(e.to_string()))?
+            .verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &bundle.anchors,
+                intermediates,
+                now,
+                webpki::KeyUsage::client_auth(),
+                None,
+                None,
+            )
+            .map_err(|e| SpiffeError::Chain(e.to_string()))?;
 
-        let not_after = check_leaf_usage(leaf_der)?;
-        let expires_at = Timestamp::from_second(not_after)
+        let expires_at = Timestamp::from_second(leaf.not_after)
             .map_err(|_| SpiffeError::Malformed("notAfter is out of range".into()))?;
         let mut identity = Identity::new(
             IdentityKind::Workload,
@@ -236,24 +237,49 @@ impl SpiffeVerifier {
     }
 }
 
-/// Checks the X.509-SVID leaf rules webpki does not, returning `notAfter` (Unix seconds).
-fn check_leaf_usage(der: &[u8]) -> Result<i64, SpiffeError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| SpiffeError::Malformed(e.to_string()))?;
-    if cert.is_ca() {
-        return Err(SpiffeError::NotLeaf("it is a CA certificate"));
+/// What the X.509-SVID rules need from the leaf, beyond what path validation checks.
+struct LeafFacts {
+    /// The one URI SAN.
+    uri: String,
+    /// `notAfter`, Unix seconds.
+    not_after: i64,
+}
+
+impl LeafFacts {
+    /// Reads the leaf strictly: exactly one URI SAN (any unparsable SAN is an error),
+    /// `digitalSignature` set, neither `keyCertSign` nor `cRLSign`.
+    fn read(der: &[u8]) -> Result<Self, SpiffeError> {
+        let malformed = |e: &dyn fmt::Display| SpiffeError::Malformed(e.to_string());
+        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| malformed(&e))?;
+
+        let sans = cert.subject_alternative_name().map_err(|e| malformed(&e))?;
+        let uris: Vec<&str> = sans
+            .iter()
+            .flat_map(|san| &san.value.general_names)
+            .filter_map(|name| match name {
+                x509_parser::extensions::GeneralName::URI(uri) => Some(*uri),
+                _ => None,
+            })
+            .collect();
+        let [uri] = uris.as_slice() else {
+            return Err(SpiffeError::SpiffeIdCount(uris.len()));
+        };
+
+        let usage = cert
+            .key_usage()
+            .map_err(|e| malformed(&e))?
+            .ok_or(SpiffeError::NotLeaf("it has no key usage extension"))?;
+        if !usage.value.digital_signature() {
+            return Err(SpiffeError::NotLeaf("digitalSignature is not set"));
+        }
+        if usage.value.key_cert_sign() || usage.value.crl_sign() {
+            return Err(SpiffeError::NotLeaf("keyCertSign or cRLSign is set"));
+        }
+        Ok(Self {
+            uri: (*uri).to_owned(),
+            not_after: cert.validity().not_after.timestamp(),
+        })
     }
-    let usage = cert
-        .key_usage()
-        .map_err(|e| SpiffeError::Malformed(e.to_string()))?
-        .ok_or(SpiffeError::NotLeaf("it has no key usage extension"))?;
-    if !usage.value.digital_signature() {
-        return Err(SpiffeError::NotLeaf("digitalSignature is not set"));
-    }
-    if usage.value.key_cert_sign() || usage.value.crl_sign() {
-        return Err(SpiffeError::NotLeaf("keyCertSign or cRLSign is set"));
-    }
-    Ok(cert.validity().not_after.timestamp())
 }
 
 #[cfg(test)]

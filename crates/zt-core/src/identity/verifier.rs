@@ -7,10 +7,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use rustls_pki_types::CertificateDer;
 
-use super::cache::TokenCache;
+use super::cache::{Provenance, TokenCache};
 use super::fetch::Fetcher;
 use super::jwt::{self, UnverifiedJws};
-use super::keys::IssuerKeys;
+use super::keys::{IssuerKeys, KeySet};
 use super::{ConfigError, Identity, IssuerConfig, VerifyError};
 
 /// Default bound on a token's size, checked before any parsing.
@@ -92,6 +92,7 @@ impl VerifierBuilder {
             if config.audiences.is_empty() {
                 return Err(ConfigError::NoAudience(config.issuer.clone()));
             }
+            check_timing(config)?;
             let keys = IssuerKeys::new(config)?;
             if issuers.insert(config.issuer.clone(), keys).is_some() {
                 return Err(ConfigError::DuplicateIssuer(config.issuer.clone()));
@@ -142,8 +143,7 @@ impl Verifier {
                 limit: inner.max_token_bytes,
             });
         }
-        let now = Timestamp::now();
-        if let Some(identity) = inner.cache.get(token, now.as_second()) {
+        if let Some(identity) = inner.cache.get(token, Timestamp::now().as_second()) {
             return Ok(identity);
         }
 
@@ -167,10 +167,11 @@ impl Verifier {
             return Err(VerifyError::AlgorithmNotAllowed(jws.algorithm.name()));
         }
 
-        self.check_signature(keys, &jws).await?;
+        let provenance = self.check_signature(keys, &jws).await?;
 
-        let identity = Arc::new(config.validate(jws.claims, now)?);
-        inner.cache.insert(token, Arc::clone(&identity));
+        // The clock is read after any key refresh the signature check waited for.
+        let identity = Arc::new(config.validate(jws.claims, Timestamp::now())?);
+        inner.cache.insert(token, Arc::clone(&identity), provenance);
         Ok(identity)
     }
 
@@ -180,17 +181,24 @@ impl Verifier {
         &self,
         keys: &IssuerKeys,
         jws: &UnverifiedJws<'_>,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<Provenance, VerifyError> {
+        let cache = &self.inner.cache;
         let (kid, alg) = (jws.kid.as_deref(), jws.algorithm);
-        let check = |key: &aws_lc_rs::signature::ParsedPublicKey| {
-            key.verify_sig(jws.signing_input, &jws.signature)
-                .map_err(|_| VerifyError::BadSignature)
+        let check = |set: &KeySet, epoch: u64| {
+            set.find(kid, alg)?
+                .verify_sig(jws.signing_input, &jws.signature)
+                .map_err(|_| VerifyError::BadSignature)?;
+            Ok(Provenance {
+                epoch,
+                keys_usable_until: set.usable_until(),
+            })
         };
+
+        let epoch = cache.epoch();
         let generation = keys.generation();
-        let missing = match keys.current().find(kid, alg) {
-            Ok(key) => return check(key),
+        let missing = match check(&keys.current(), epoch) {
             Err(missing @ (VerifyError::UnknownKey | VerifyError::NoKeys)) => missing,
-            Err(other) => return Err(other),
+            verified => return verified,
         };
         match keys
             .refresh_for_unknown_kid(&self.inner.fetcher, generation)
@@ -198,9 +206,9 @@ impl Verifier {
         {
             Ok(installed) => {
                 if installed.is_some_and(|i| i.withdrew_keys) {
-                    self.inner.cache.clear();
+                    cache.invalidate();
                 }
-                check(keys.current().find(kid, alg)?)
+                check(&keys.current(), cache.epoch())
             }
             Err(()) => Err(missing),
         }
@@ -222,16 +230,7 @@ async fn refresh_loop(inner: Weak<Inner>, issuer: String, mut healthy: bool) {
             let Some(keys) = inner.issuers.get(&issuer) else {
                 return;
             };
-            let config = keys.config();
-            let mut wait = if healthy {
-                config.refresh_interval
-            } else {
-                config.min_refresh_interval
-            };
-            if let Some(until) = keys.usable_until() {
-                wait = wait.min(until.saturating_duration_since(tokio::time::Instant::now()));
-            }
-            wait.max(Duration::from_millis(10))
+            next_refresh_in(keys, healthy)
         };
         tokio::time::sleep(wait).await;
 
@@ -243,16 +242,60 @@ async fn refresh_loop(inner: Weak<Inner>, issuer: String, mut healthy: bool) {
             Ok(installed) => {
                 healthy = true;
                 if installed.withdrew_keys {
-                    inner.cache.clear();
+                    inner.cache.invalidate();
                 }
             }
             Err(error) => {
                 healthy = false;
                 tracing::warn!(%issuer, %error, "background key refresh failed; keeping the last good keys");
                 if keys.expire_stale() {
-                    inner.cache.clear();
+                    inner.cache.invalidate();
                 }
             }
         }
     }
+}
+
+/// How long to sleep before the next refresh: the regular interval (or the retry interval
+/// after a failure), but early enough that a refresh completes before the keys go stale,
+/// and no later than the moment they do, so stale keys are dropped on time.
+fn next_refresh_in(keys: &IssuerKeys, healthy: bool) -> Duration {
+    let config = keys.config();
+    let now = tokio::time::Instant::now();
+    let mut wait = if healthy {
+        config.refresh_interval
+    } else {
+        config.min_refresh_interval
+    };
+    if let Some(until) = keys.usable_until() {
+        let ahead = until
+            .checked_sub(config.http_timeout)
+            .filter(|at| *at > now);
+        wait = wait.min(ahead.unwrap_or(until).saturating_duration_since(now));
+    }
+    wait.max(Duration::from_millis(10))
+}
+
+/// Longest clock-skew leeway accepted.
+const MAX_LEEWAY: Duration = Duration::from_secs(600);
+
+/// Refuses timing settings that would disable an issuer or hammer it.
+fn check_timing(config: &IssuerConfig) -> Result<(), ConfigError> {
+    let reason = if config.min_refresh_interval < Duration::from_secs(1) {
+        "min_refresh_interval must be at least 1 s"
+    } else if config.refresh_interval < config.min_refresh_interval {
+        "refresh_interval must not be shorter than min_refresh_interval"
+    } else if config.http_timeout.is_zero() {
+        "http_timeout must be positive"
+    } else if config.keep_stale_keys_for < 2 * config.http_timeout {
+        "keep_stale_keys_for must be at least twice http_timeout"
+    } else if config.leeway > MAX_LEEWAY {
+        "leeway must not exceed 10 minutes"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::Timing {
+        issuer: config.issuer.clone(),
+        reason,
+    })
 }

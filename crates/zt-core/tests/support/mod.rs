@@ -14,7 +14,7 @@ pub(crate) fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-/// Valid claims for `ISSUER`/`AUDIENCE`, with `extra` merged in (`null` removes a claim).
+/// Valid claims for `ISSUER`/`AUDIENCE`, with `extra` merged in.
 pub(crate) fn claims(extra: Value) -> Value {
     let now = now();
     let mut claims = json!({
@@ -23,11 +23,16 @@ pub(crate) fn claims(extra: Value) -> Value {
         "email": "alice@example.com", "groups": ["engineering"],
     });
     for (key, value) in extra.as_object().unwrap() {
-        if value.is_null() {
-            claims.as_object_mut().unwrap().remove(key);
-        } else {
-            claims[key] = value.clone();
-        }
+        claims[key] = value.clone();
+    }
+    claims
+}
+
+/// Valid claims without the named ones.
+pub(crate) fn claims_without(names: &[&str]) -> Value {
+    let mut claims = claims(json!({}));
+    for name in names {
+        claims.as_object_mut().unwrap().remove(*name);
     }
     claims
 }
