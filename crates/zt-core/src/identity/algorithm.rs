@@ -94,17 +94,14 @@ impl Algorithm {
         })
     }
 
-    pub(crate) fn verification_algorithm(self) -> &'static dyn sig::VerificationAlgorithm {
+    /// The verification algorithm for keys given as raw bytes (EC points, Ed25519);
+    /// `None` for RSA, whose keys are built from components with [`Self::rsa_parameters`].
+    pub(crate) fn raw_key_algorithm(self) -> Option<&'static dyn sig::VerificationAlgorithm> {
         match self {
-            Self::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-            Self::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-            Self::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-            Self::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-            Self::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-            Self::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-            Self::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
-            Self::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
-            Self::EdDSA => &sig::ED25519,
+            Self::ES256 => Some(&sig::ECDSA_P256_SHA256_FIXED),
+            Self::ES384 => Some(&sig::ECDSA_P384_SHA384_FIXED),
+            Self::EdDSA => Some(&sig::ED25519),
+            _ => None,
         }
     }
 

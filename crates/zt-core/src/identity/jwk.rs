@@ -194,13 +194,13 @@ impl KeyMaterial {
     }
 
     fn parse_for(&self, alg: Algorithm) -> Result<ParsedPublicKey, &'static str> {
-        let parsed = match (self, alg.rsa_parameters()) {
-            (Self::Rsa { n, e }, Some(params)) => RsaPublicKeyComponents {
+        let parsed = match (self, alg.rsa_parameters(), alg.raw_key_algorithm()) {
+            (Self::Rsa { n, e }, Some(params), _) => RsaPublicKeyComponents {
                 n: n.as_slice(),
                 e: e.as_slice(),
             }
             .to_parsed_public_key(params),
-            (Self::Raw(bytes), None) => ParsedPublicKey::new(alg.verification_algorithm(), bytes),
+            (Self::Raw(bytes), _, Some(algorithm)) => ParsedPublicKey::new(algorithm, bytes),
             _ => return Err("key type does not fit the algorithm"),
         };
         parsed.map_err(|_| "public key is invalid")

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use super::{Algorithm, VerifyError};
@@ -145,10 +146,12 @@ impl<'de> Deserialize<'de> for UniqueKeys {
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueKeys, A::Error> {
                 let mut map = Map::new();
                 while let Some((key, value)) = access.next_entry::<String, Value>()? {
-                    if map.contains_key(&key) {
-                        return Err(de::Error::custom("duplicate claim"));
+                    match map.entry(key) {
+                        Entry::Vacant(slot) => {
+                            slot.insert(value);
+                        }
+                        Entry::Occupied(_) => return Err(de::Error::custom("duplicate claim")),
                     }
-                    map.insert(key, value);
                 }
                 Ok(UniqueKeys(map))
             }
