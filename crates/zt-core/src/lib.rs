@@ -2,10 +2,13 @@
 //!
 //! - [`identity`]: who is calling. OIDC/JWT verification against trusted issuers with
 //!   JWKS rotation, a verified-token cache, and SPIFFE X.509-SVID workload identities.
+//! - [`audit`]: what was decided. Tamper-evident audit events written by a bounded,
+//!   never-silently-dropping pipeline.
 //!
 //! Every request is verified, nothing is trusted for its network location, and every
 //! failure is typed and fails closed.
 
+pub mod audit;
 pub mod identity;
 
 /// The README's Rust examples, compiled as doctests so they stay true.
