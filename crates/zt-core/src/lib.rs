@@ -20,3 +20,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/identity.md")]
 struct IdentityGuideDoctests;
+
+/// The audit guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/audit.md")]
+struct AuditGuideDoctests;

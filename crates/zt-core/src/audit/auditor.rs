@@ -63,6 +63,9 @@ pub struct AuditStats {
     pub failed: u64,
 }
 
+// Channel slots are as large as the largest variant anyway, and events are by far the
+// most common message: boxing them would only add an allocation to `record`.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Event(AuditEvent),
     Flush(oneshot::Sender<()>),
@@ -114,7 +117,7 @@ impl AuditorBuilder {
         self
     }
 
-    /// What happens when the queue is full or the sink fails (no default: choose).
+    /// What happens when the queue is full or the sink fails (default: fail closed).
     pub fn overflow(mut self, policy: OverflowPolicy) -> Self {
         self.overflow = policy;
         self
@@ -163,6 +166,7 @@ impl AuditorBuilder {
             fsync: self.fsync,
             retry_interval: self.retry_interval,
             shared: Arc::clone(&shared),
+            max_batch: self.capacity.min(MAX_BATCH) as u64,
             buffer: Vec::with_capacity(64 * 1024),
             buffered: 0,
             unsynced: false,
@@ -308,6 +312,8 @@ impl Auditor {
 
 /// Most events chained into one sink write.
 const MAX_BATCH: usize = 4096;
+/// Most bytes chained into one sink write (a file may overshoot its size limit by this).
+pub(crate) const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 struct Writer {
     sink: Box<dyn AuditSink>,
@@ -315,6 +321,9 @@ struct Writer {
     fsync: FsyncPolicy,
     retry_interval: Duration,
     shared: Arc<Shared>,
+    /// Most events per sink write: the queue capacity, at most [`MAX_BATCH`], so that
+    /// backpressure starts after about twice the configured capacity.
+    max_batch: u64,
     /// Chained lines not yet accepted by the sink.
     buffer: Vec<u8>,
     /// Events in `buffer`.
@@ -342,7 +351,9 @@ impl Writer {
         loop {
             let next = match self.sync_deadline() {
                 Some(deadline) => {
-                    match runtime.block_on(tokio::time::timeout(deadline, rx.recv())) {
+                    match runtime
+                        .block_on(async { tokio::time::timeout(deadline, rx.recv()).await })
+                    {
                         Ok(message) => message,
                         Err(_) => {
                             self.sync();
@@ -361,14 +372,17 @@ impl Writer {
             let mut replies = Vec::new();
             let mut shutdown = None;
             self.take(first, &mut replies, &mut shutdown);
-            while self.buffered < MAX_BATCH as u64 && shutdown.is_none() {
+            while self.buffered < self.max_batch
+                && self.buffer.len() < MAX_BATCH_BYTES
+                && shutdown.is_none()
+            {
                 match rx.try_recv() {
                     Ok(message) => self.take(message, &mut replies, &mut shutdown),
                     Err(_) => break,
                 }
             }
             self.write();
-            if self.fsync == FsyncPolicy::EveryEvent || !replies.is_empty() || shutdown.is_some() {
+            if self.sync_due() || !replies.is_empty() || shutdown.is_some() {
                 self.sync();
             }
             for reply in replies {
@@ -381,6 +395,16 @@ impl Writer {
                 let _ = reply.send(());
                 return;
             }
+        }
+    }
+
+    /// Whether the fsync policy asks for a sync now (checked after every write, so a
+    /// busy queue cannot postpone it).
+    fn sync_due(&self) -> bool {
+        match self.fsync {
+            FsyncPolicy::EveryEvent => true,
+            FsyncPolicy::Interval(interval) => self.last_sync.elapsed() >= interval,
+            FsyncPolicy::OnRotation => false,
         }
     }
 
@@ -434,9 +458,6 @@ impl Writer {
         self.buffer.clear();
         self.buffered = 0;
         self.unsynced = true;
-        if self.fsync == FsyncPolicy::Interval(Duration::ZERO) {
-            self.sync();
-        }
     }
 
     /// Syncs the sink, retrying until it succeeds, and publishes the durable count.

@@ -205,6 +205,17 @@ impl Decision {
             reason: Some(reason.into()),
         }
     }
+
+    /// A deny decision by the given rules, with a reason.
+    pub fn deny_by(
+        rules: impl IntoIterator<Item = impl Into<String>>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            rules: rules.into_iter().map(Into::into).collect(),
+            ..Self::deny(reason)
+        }
+    }
 }
 
 /// One audit event.

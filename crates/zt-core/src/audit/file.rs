@@ -1,8 +1,9 @@
 //! The JSON-lines file sink with size-based rotation.
 //!
-//! The active file is `PATH`; when it would grow past the size limit it is synced and
-//! renamed to `PATH.000001`, `PATH.000002`, ... (oldest first) and a new `PATH` begins.
-//! The hash chain runs on across files.
+//! The active file is `PATH`; when a write would take it past the size limit it is
+//! synced and renamed to `PATH.000001`, `PATH.000002`, ... (oldest first) and a new
+//! `PATH` begins. A write is never split, so a file may exceed the limit by one write
+//! (at most 256 KiB of events). The hash chain runs on across files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -145,7 +146,10 @@ fn rotated_files(path: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
         if suffix.len() == 6
             && let Ok(number) = suffix.parse::<u64>()
         {
-            found.push((number, entry.path()));
+            // Named after `path` itself, not the directory listing, for stable output.
+            let mut rotated = path.as_os_str().to_owned();
+            rotated.push(format!(".{suffix}"));
+            found.push((number, PathBuf::from(rotated)));
         }
     }
     found.sort();

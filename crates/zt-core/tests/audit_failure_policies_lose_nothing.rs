@@ -1,0 +1,258 @@
+//! When events cannot be written (full disk, unwritable file, a failing sink), fail-closed
+//! auditing refuses new events and says why, blocking auditing applies backpressure, and
+//! neither loses an event it accepted. Many producers still make one unbroken chain.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use zt_core::audit::{
+    AuditError, AuditEvent, AuditSink, Auditor, EventKind, FileSink, FsyncPolicy, MemorySink,
+    OverflowPolicy, verify_lines,
+};
+
+fn event(n: u64) -> AuditEvent {
+    AuditEvent::new(EventKind::HttpRequest).field("n", n)
+}
+
+/// A sink that fails while `broken` is set, over a memory sink: a stand-in for a disk that
+/// fills up and is then freed.
+struct Flaky {
+    inner: MemorySink,
+    broken: Arc<AtomicBool>,
+}
+
+impl AuditSink for Flaky {
+    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device",
+            ));
+        }
+        self.inner.append(lines)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.inner.sync()
+    }
+}
+
+async fn wait_until(mut condition: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached in 2 s");
+}
+
+#[tokio::test]
+async fn a_full_disk_makes_fail_closed_auditing_refuse_with_the_reason() {
+    // /dev/full answers every write with ENOSPC, as a full file system does.
+    let auditor = Auditor::builder(FileSink::open("/dev/full").unwrap())
+        .overflow(OverflowPolicy::FailClosed)
+        .retry_interval(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    auditor.record(event(0)).await.unwrap();
+    wait_until(|| !auditor.is_healthy()).await;
+    let refused = auditor.record(event(1)).await.unwrap_err();
+    let AuditError::Unavailable(reason) = &refused else {
+        panic!("{refused:?}")
+    };
+    assert!(reason.contains("No space left on device"), "{reason}");
+    let stats = auditor.stats();
+    assert_eq!(
+        (stats.queued, stats.written),
+        (1, 0),
+        "the accepted event is held, not dropped"
+    );
+    assert!(stats.failed >= 1);
+}
+
+#[tokio::test]
+async fn an_unwritable_log_file_is_refused_at_start() {
+    let dir = std::env::temp_dir();
+    assert!(
+        FileSink::open(&dir).is_err(),
+        "a directory is not a log file"
+    );
+    let missing_parent = dir
+        .join(format!("zt-no-such-dir-{}", std::process::id()))
+        .join("audit.jsonl");
+    assert!(FileSink::open(missing_parent).is_err());
+}
+
+#[tokio::test]
+async fn fail_closed_refuses_while_failing_and_loses_nothing_once_healed() {
+    let (memory, log) = MemorySink::new();
+    let broken = Arc::new(AtomicBool::new(false));
+    let auditor = Auditor::builder(Flaky {
+        inner: memory,
+        broken: Arc::clone(&broken),
+    })
+    .overflow(OverflowPolicy::FailClosed)
+    .fsync(FsyncPolicy::EveryEvent)
+    .retry_interval(Duration::from_millis(20))
+    .start()
+    .unwrap();
+    for n in 0..10 {
+        auditor.record(event(n)).await.unwrap();
+    }
+    auditor.flush().await.unwrap();
+
+    // The disk fills: the next event is accepted (the writer has not failed yet), then
+    // the writer fails on it and fail-closed auditing refuses everything after.
+    broken.store(true, Ordering::SeqCst);
+    auditor.record(event(10)).await.unwrap();
+    let mut accepted = 11;
+    wait_until(|| !auditor.is_healthy()).await;
+    for n in 11..20 {
+        assert!(matches!(
+            auditor.record(event(n)).await,
+            Err(AuditError::Unavailable(_))
+        ));
+    }
+
+    broken.store(false, Ordering::SeqCst);
+    wait_until(|| auditor.is_healthy()).await;
+    auditor.record(event(99)).await.unwrap();
+    accepted += 1;
+    let stats = auditor.shutdown().await.unwrap();
+    assert_eq!(stats.queued, accepted);
+    assert_eq!(
+        stats.written,
+        accepted + 1,
+        "every accepted event, and the seal"
+    );
+
+    let report = verify_lines("memory", log.contents().as_slice()).unwrap();
+    assert!(report.is_intact() && report.sealed, "{report:?}");
+    let numbers: Vec<u64> = log
+        .lines()
+        .iter()
+        .filter_map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["fields"]["n"].as_u64()
+        })
+        .collect();
+    let expected: Vec<u64> = (0..11).chain([99]).collect();
+    assert_eq!(
+        numbers, expected,
+        "in order, none lost, none refused ones written"
+    );
+}
+
+#[tokio::test]
+async fn blocking_auditing_applies_backpressure_and_loses_nothing() {
+    let (memory, log) = MemorySink::new();
+    let broken = Arc::new(AtomicBool::new(true));
+    let auditor = Auditor::builder(Flaky {
+        inner: memory,
+        broken: Arc::clone(&broken),
+    })
+    .overflow(OverflowPolicy::Block)
+    .queue_capacity(4)
+    .retry_interval(Duration::from_millis(20))
+    .start()
+    .unwrap();
+
+    // The writer holds one batch while failing; the queue fills; then `record` waits.
+    let mut n = 0;
+    let blocked = loop {
+        match tokio::time::timeout(Duration::from_millis(300), auditor.record(event(n))).await {
+            Ok(result) => {
+                result.unwrap();
+                n += 1;
+                assert!(
+                    n < 100,
+                    "record never applied backpressure: {:?} healthy={}",
+                    auditor.stats(),
+                    auditor.is_healthy()
+                );
+            }
+            Err(_) => break n,
+        }
+    };
+    assert!(!auditor.is_healthy());
+
+    // The disk is freed: the blocked producer proceeds and everything is written.
+    let producer = {
+        let auditor = auditor.clone();
+        tokio::spawn(async move { auditor.record(event(blocked)).await })
+    };
+    broken.store(false, Ordering::SeqCst);
+    producer.await.unwrap().unwrap();
+    let stats = auditor.shutdown().await.unwrap();
+    assert_eq!(stats.written, blocked + 1 + 1);
+    let report = verify_lines("memory", log.contents().as_slice()).unwrap();
+    assert!(report.is_intact() && report.sealed);
+    assert_eq!(report.events, blocked + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_producers_make_one_unbroken_chain() {
+    let (memory, log) = MemorySink::new();
+    let auditor = Auditor::builder(memory)
+        .overflow(OverflowPolicy::Block)
+        .queue_capacity(256)
+        .start()
+        .unwrap();
+    let producers: Vec<_> = (0..8u64)
+        .map(|producer| {
+            let auditor = auditor.clone();
+            tokio::spawn(async move {
+                for n in 0..2_000u64 {
+                    auditor
+                        .record(event(producer * 1_000_000 + n))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    let stats = auditor.shutdown().await.unwrap();
+    assert_eq!(
+        (stats.queued, stats.written, stats.durable),
+        (16_000, 16_001, 16_001)
+    );
+
+    let report = verify_lines("memory", log.contents().as_slice()).unwrap();
+    assert!(report.is_intact() && report.sealed, "{report:?}");
+    assert_eq!(report.events, 16_001);
+    let mut seen: Vec<u64> = log
+        .lines()
+        .iter()
+        .filter_map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["fields"]["n"].as_u64()
+        })
+        .collect();
+    // Each producer's events keep their own order within the one chain.
+    for producer in 0..8u64 {
+        let own: Vec<u64> = seen
+            .iter()
+            .copied()
+            .filter(|n| n / 1_000_000 == producer)
+            .collect();
+        assert!(own.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(own.len(), 2_000);
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 16_000);
+}
+
+#[tokio::test]
+async fn records_after_shutdown_are_refused() {
+    let (memory, _log) = MemorySink::new();
+    let auditor = Auditor::builder(memory).start().unwrap();
+    auditor.shutdown().await.unwrap();
+    assert_eq!(auditor.record(event(0)).await, Err(AuditError::Closed));
+    assert_eq!(auditor.shutdown().await, Err(AuditError::Closed));
+}
