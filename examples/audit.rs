@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zt_core::audit::{
     Actor, AuditEvent, Auditor, DEFAULT_MAX_FILE_BYTES, Decision, Effect, EventKind, FileSink,
-    OverflowPolicy, ProblemKind, Source, Target, VerifyReport, verify_files,
+    OverflowPolicy, Source, Target, VerifyReport, verify_files,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -156,12 +156,9 @@ impl From<EffectArg> for Effect {
     }
 }
 
-const KINDS: &str = "http.request, kube.request, ssh.session, ssh.exec, login, logout, \
-policy.reload, token.rejected, audit.recovered, audit.sealed";
-
 fn parse_kind(name: &str) -> std::result::Result<EventKind, String> {
-    serde_json::from_value(Value::String(name.to_owned()))
-        .map_err(|_| format!("unknown event kind (one of: {KINDS})"))
+    name.parse()
+        .map_err(|e: zt_core::audit::UnknownEventKind| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -365,18 +362,6 @@ fn write_verify_text(out: &mut impl Write, files: &[PathBuf], report: &VerifyRep
     Ok(())
 }
 
-fn problem_name(kind: &ProblemKind) -> &'static str {
-    match kind {
-        ProblemKind::Malformed(_) => "malformed",
-        ProblemKind::Edited => "edited",
-        ProblemKind::BrokenLink => "broken_link",
-        ProblemKind::SequenceGap { .. } => "sequence_gap",
-        ProblemKind::StartsMidChain => "starts_mid_chain",
-        ProblemKind::TornLine => "torn_line",
-        _ => "other",
-    }
-}
-
 fn verify_json(files: &[PathBuf], report: &VerifyReport) -> Value {
     json!({
         "intact": report.is_intact(),
@@ -388,7 +373,7 @@ fn verify_json(files: &[PathBuf], report: &VerifyReport) -> Value {
         "problem": report.problem.as_ref().map(|p| json!({
             "file": p.at.file,
             "line": p.at.line,
-            "kind": problem_name(&p.kind),
+            "kind": p.kind.code(),
             "message": p.kind.to_string(),
         })),
     })

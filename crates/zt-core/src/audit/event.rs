@@ -47,6 +47,20 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [EventKind; 10] = [
+        Self::HttpRequest,
+        Self::KubeRequest,
+        Self::SshSession,
+        Self::SshExec,
+        Self::Login,
+        Self::Logout,
+        Self::PolicyReload,
+        Self::TokenRejected,
+        Self::AuditRecovered,
+        Self::AuditSealed,
+    ];
+
     /// The JSON name, e.g. `http.request`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,6 +75,31 @@ impl EventKind {
             Self::AuditRecovered => "audit.recovered",
             Self::AuditSealed => "audit.sealed",
         }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for a name that is no [`EventKind`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown event kind (one of: http.request, kube.request, ssh.session, ssh.exec, login, \
+     logout, policy.reload, token.rejected, audit.recovered, audit.sealed)"
+)]
+pub struct UnknownEventKind;
+
+impl std::str::FromStr for EventKind {
+    type Err = UnknownEventKind;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or(UnknownEventKind)
     }
 }
 

@@ -32,7 +32,7 @@ mod verify;
 
 pub use auditor::{AuditError, AuditStats, Auditor, AuditorBuilder, FsyncPolicy, OverflowPolicy};
 pub use chain::LineError;
-pub use event::{Actor, AuditEvent, Decision, Effect, EventKind, Source, Target};
+pub use event::{Actor, AuditEvent, Decision, Effect, EventKind, Source, Target, UnknownEventKind};
 pub use file::{DEFAULT_MAX_FILE_BYTES, FileSink};
 pub use sink::{AuditSink, MemoryLog, MemorySink, Recovered, StdoutSink};
 pub use verify::{Location, Problem, ProblemKind, VerifyReport, verify_files, verify_lines};

@@ -46,6 +46,20 @@ pub enum ProblemKind {
     TornLine,
 }
 
+impl ProblemKind {
+    /// A stable machine-readable name, e.g. `broken_link`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::Edited => "edited",
+            Self::BrokenLink => "broken_link",
+            Self::SequenceGap { .. } => "sequence_gap",
+            Self::StartsMidChain => "starts_mid_chain",
+            Self::TornLine => "torn_line",
+        }
+    }
+}
+
 impl fmt::Display for ProblemKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
