@@ -22,6 +22,17 @@ fn event(n: u64) -> AuditEvent {
 struct Flaky {
     inner: MemorySink,
     broken: Arc<AtomicBool>,
+    sync_broken: Arc<AtomicBool>,
+}
+
+impl Flaky {
+    fn new(inner: MemorySink, broken: &Arc<AtomicBool>) -> Self {
+        Self {
+            inner,
+            broken: Arc::clone(broken),
+            sync_broken: Arc::new(AtomicBool::new(false)),
+        }
+    }
 }
 
 impl AuditSink for Flaky {
@@ -36,6 +47,9 @@ impl AuditSink for Flaky {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        if self.sync_broken.load(Ordering::SeqCst) {
+            return Err(io::Error::other("Input/output error"));
+        }
         self.inner.sync()
     }
 }
@@ -91,15 +105,12 @@ async fn an_unwritable_log_file_is_refused_at_start() {
 async fn fail_closed_refuses_while_failing_and_loses_nothing_once_healed() {
     let (memory, log) = MemorySink::new();
     let broken = Arc::new(AtomicBool::new(false));
-    let auditor = Auditor::builder(Flaky {
-        inner: memory,
-        broken: Arc::clone(&broken),
-    })
-    .overflow(OverflowPolicy::FailClosed)
-    .fsync(FsyncPolicy::EveryEvent)
-    .retry_interval(Duration::from_millis(20))
-    .start()
-    .unwrap();
+    let auditor = Auditor::builder(Flaky::new(memory, &broken))
+        .overflow(OverflowPolicy::FailClosed)
+        .fsync(FsyncPolicy::EveryEvent)
+        .retry_interval(Duration::from_millis(20))
+        .start()
+        .unwrap();
     for n in 0..10 {
         auditor.record(event(n)).await.unwrap();
     }
@@ -150,15 +161,12 @@ async fn fail_closed_refuses_while_failing_and_loses_nothing_once_healed() {
 async fn blocking_auditing_applies_backpressure_and_loses_nothing() {
     let (memory, log) = MemorySink::new();
     let broken = Arc::new(AtomicBool::new(true));
-    let auditor = Auditor::builder(Flaky {
-        inner: memory,
-        broken: Arc::clone(&broken),
-    })
-    .overflow(OverflowPolicy::Block)
-    .queue_capacity(4)
-    .retry_interval(Duration::from_millis(20))
-    .start()
-    .unwrap();
+    let auditor = Auditor::builder(Flaky::new(memory, &broken))
+        .overflow(OverflowPolicy::Block)
+        .queue_capacity(4)
+        .retry_interval(Duration::from_millis(20))
+        .start()
+        .unwrap();
 
     // The writer holds one batch while failing; the queue fills; then `record` waits.
     let mut n = 0;
@@ -255,4 +263,79 @@ async fn records_after_shutdown_are_refused() {
     auditor.shutdown().await.unwrap();
     assert_eq!(auditor.record(event(0)).await, Err(AuditError::Closed));
     assert_eq!(auditor.shutdown().await, Err(AuditError::Closed));
+}
+
+#[tokio::test]
+async fn nothing_is_durable_until_a_sync_succeeds() {
+    let (memory, _log) = MemorySink::new();
+    let sink = Flaky::new(memory, &Arc::new(AtomicBool::new(false)));
+    let sync_broken = Arc::clone(&sink.sync_broken);
+    sync_broken.store(true, Ordering::SeqCst);
+    let auditor = Auditor::builder(sink)
+        .fsync(FsyncPolicy::EveryEvent)
+        .retry_interval(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    auditor.record(event(1)).await.unwrap();
+    wait_until(|| !auditor.is_healthy()).await;
+    let stats = auditor.stats();
+    assert_eq!(
+        (stats.written, stats.durable),
+        (1, 0),
+        "written but not acknowledged as durable"
+    );
+    sync_broken.store(false, Ordering::SeqCst);
+    wait_until(|| auditor.stats().durable == 1).await;
+    assert!(auditor.is_healthy());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_accepted_while_shutting_down_are_written_not_lost() {
+    let (memory, log) = MemorySink::new();
+    let auditor = Auditor::builder(memory)
+        .overflow(OverflowPolicy::Block)
+        .start()
+        .unwrap();
+    let producers: Vec<_> = (0..4u64)
+        .map(|producer| {
+            let auditor = auditor.clone();
+            tokio::spawn(async move {
+                let mut accepted = Vec::new();
+                for n in 0..100_000u64 {
+                    let id = producer * 1_000_000 + n;
+                    match auditor.record(event(id)).await {
+                        Ok(()) => accepted.push(id),
+                        Err(AuditError::Closed) => break,
+                        Err(other) => panic!("{other:?}"),
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    auditor.shutdown().await.unwrap();
+    let mut accepted = Vec::new();
+    for producer in producers {
+        accepted.extend(producer.await.unwrap());
+    }
+    let report = verify_lines("memory", log.contents().as_slice()).unwrap();
+    assert!(report.is_intact() && report.sealed, "{report:?}");
+    let mut written: Vec<u64> = log
+        .lines()
+        .iter()
+        .filter_map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["fields"]["n"].as_u64()
+        })
+        .collect();
+    written.sort_unstable();
+    accepted.sort_unstable();
+    assert!(
+        accepted.len() > 100,
+        "producers were running during the shutdown"
+    );
+    assert_eq!(
+        written, accepted,
+        "every event `record` accepted is in the log, before the seal"
+    );
 }

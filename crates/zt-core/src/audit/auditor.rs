@@ -385,13 +385,30 @@ impl Writer {
             if self.sync_due() || !replies.is_empty() || shutdown.is_some() {
                 self.sync();
             }
-            for reply in replies {
-                let _ = reply.send(());
+            if shutdown.is_none() {
+                for reply in replies.drain(..) {
+                    let _ = reply.send(());
+                }
             }
             if let Some(reply) = shutdown {
+                // Refuse new sends, then write every event already accepted (some may
+                // have been queued behind the shutdown request), then seal.
+                rx.close();
+                while let Some(message) = runtime.block_on(rx.recv()) {
+                    let mut late_replies = Vec::new();
+                    let mut ignored = None;
+                    self.take(message, &mut late_replies, &mut ignored);
+                    if self.buffer.len() >= MAX_BATCH_BYTES {
+                        self.write();
+                    }
+                    replies.extend(late_replies);
+                }
                 self.chain_event(&AuditEvent::new(EventKind::AuditSealed));
                 self.write();
                 self.sync();
+                for reply in replies.drain(..) {
+                    let _ = reply.send(());
+                }
                 let _ = reply.send(());
                 return;
             }

@@ -51,8 +51,10 @@ impl Chain {
     /// The chain continuing after `last_line`.
     pub(crate) fn resume(last_line: &[u8]) -> Result<Self, LineError> {
         let line = ChainedLine::parse(last_line)?;
+        let next_seq =
+            (line.seq.checked_add(1)).ok_or(LineError::Malformed("`seq` is out of range"))?;
         Ok(Self {
-            next_seq: line.seq + 1,
+            next_seq,
             prev: line.hash,
         })
     }
@@ -84,7 +86,7 @@ impl Chain {
         out.extend_from_slice(hex(&hash).as_bytes());
         out.extend_from_slice(b"\"}\n");
         self.prev = hash;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
         Ok(())
     }
 }

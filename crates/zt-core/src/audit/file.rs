@@ -16,26 +16,49 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 128 * 1024 * 1024;
 /// Bytes read from the end of a file to find its last line.
 const TAIL_WINDOW: u64 = 1 << 20;
 
+/// Bytes appended but not yet synced that the sink keeps a copy of (see [`FileSink`]);
+/// beyond this it syncs before appending more.
+const MAX_UNSYNCED_BYTES: usize = 16 * 1024 * 1024;
+
 /// Appends audit lines to a file, rotating by size.
+///
+/// A failed `fsync` may have dropped the written pages while reporting the error only
+/// once (Linux marks them clean), so a plain retry could claim durability for data that
+/// is gone. The sink therefore keeps the bytes appended since the last successful sync,
+/// and after a failed sync truncates the file to its synced length and writes them again
+/// before the writer retries the sync.
 #[derive(Debug)]
 pub struct FileSink {
     path: PathBuf,
     file: File,
     len: u64,
     max_bytes: u64,
+    /// Length of the active file known to be on disk.
+    synced_len: u64,
+    /// What was appended after `synced_len`.
+    unsynced: Vec<u8>,
+    /// A failed write left bytes after `len` that could not be removed yet.
+    dirty_tail: bool,
 }
 
 impl FileSink {
     /// Opens (or creates) the active log file at `path`.
     pub fn open(path: impl Into<PathBuf>) -> io::Result<Self> {
         let path = path.into();
+        let existed = path.exists();
         let file = open_append(&path)?;
+        if !existed {
+            sync_dir(&path)?;
+        }
         let len = file.metadata()?.len();
         Ok(Self {
             path,
             file,
             len,
             max_bytes: DEFAULT_MAX_FILE_BYTES,
+            synced_len: len,
+            unsynced: Vec::new(),
+            dirty_tail: false,
         })
     }
 
@@ -56,37 +79,72 @@ impl FileSink {
     }
 
     fn rotate(&mut self) -> io::Result<()> {
-        self.file.sync_all()?;
-        let next = rotated_files(&self.path)?.last().map_or(1, |(n, _)| n + 1);
-        let mut rotated = self.path.clone().into_os_string();
-        rotated.push(format!(".{next:06}"));
-        fs::rename(&self.path, &rotated)?;
+        self.sync_active()?;
+        // A rotation that failed after the rename is finished by opening the new file.
+        let mut rotated = None;
+        if self.path.exists() {
+            let next = rotated_files(&self.path)?.last().map_or(1, |(n, _)| n + 1);
+            let mut name = self.path.clone().into_os_string();
+            name.push(format!(".{next:06}"));
+            fs::rename(&self.path, &name)?;
+            rotated = Some(PathBuf::from(name));
+        }
         self.file = open_append(&self.path)?;
         self.len = 0;
+        self.synced_len = 0;
         sync_dir(&self.path)?;
-        tracing::info!(rotated = %PathBuf::from(rotated).display(), "rotated audit log");
+        if let Some(rotated) = rotated {
+            tracing::info!(rotated = %rotated.display(), "rotated audit log");
+        }
         Ok(())
+    }
+
+    /// Syncs the active file; after a failure, re-writes what may have been lost so that
+    /// the next attempt really makes it durable.
+    fn sync_active(&mut self) -> io::Result<()> {
+        match self.file.sync_data() {
+            Ok(()) => {
+                self.synced_len = self.len;
+                self.unsynced.clear();
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "audit log fsync failed; rewriting the unsynced tail");
+                self.file.set_len(self.synced_len)?;
+                self.file.write_all(&self.unsynced)?;
+                Err(error)
+            }
+        }
     }
 }
 
 impl AuditSink for FileSink {
     fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+        if self.dirty_tail {
+            self.file.set_len(self.len)?;
+            self.dirty_tail = false;
+        }
         if self.len > 0 && self.len + lines.len() as u64 > self.max_bytes {
             self.rotate()?;
+        }
+        if self.unsynced.len() + lines.len() > MAX_UNSYNCED_BYTES {
+            self.sync_active()?;
         }
         if let Err(error) = self.file.write_all(lines) {
             // Leave no partial line behind: the writer will retry these lines.
             if let Err(truncate) = self.file.set_len(self.len) {
-                tracing::error!(%truncate, "could not remove a partial audit write");
+                tracing::error!(%truncate, "could not remove a partial audit write yet");
+                self.dirty_tail = true;
             }
             return Err(error);
         }
         self.len += lines.len() as u64;
+        self.unsynced.extend_from_slice(lines);
         Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        self.sync_active()
     }
 
     fn recover(&mut self) -> io::Result<Recovered> {
@@ -97,6 +155,7 @@ impl AuditSink for FileSink {
             self.file.set_len(complete_len)?;
             self.file.sync_all()?;
             self.len = complete_len;
+            self.synced_len = complete_len;
         }
         if last_line.is_some() {
             return Ok(Recovered::new(last_line, discarded_bytes));
@@ -143,7 +202,8 @@ fn rotated_files(path: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
         else {
             continue;
         };
-        if suffix.len() == 6
+        if suffix.len() >= 6
+            && suffix.bytes().all(|b| b.is_ascii_digit())
             && let Ok(number) = suffix.parse::<u64>()
         {
             // Named after `path` itself, not the directory listing, for stable output.

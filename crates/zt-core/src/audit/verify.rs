@@ -182,7 +182,7 @@ fn verify_into(
             Err(LineError::Malformed(why)) => return fail(state, at, ProblemKind::Malformed(why)),
         };
         let (expected_seq, expected_prev) = match state.last {
-            Some((seq, hash)) => (seq + 1, hash),
+            Some((seq, hash)) => (seq.saturating_add(1), hash),
             None => (1, GENESIS),
         };
         if chained.prev != expected_prev {
