@@ -2,6 +2,8 @@
 //!
 //! - [`identity`]: who is calling. OIDC/JWT verification against trusted issuers with
 //!   JWKS rotation, a verified-token cache, and SPIFFE X.509-SVID workload identities.
+//! - [`policy`]: the policy language (front end so far: parser, AST, JSON form,
+//!   diagnostics; see `docs/policy.md`).
 //! - [`audit`]: what was decided. Tamper-evident audit events written by a bounded,
 //!   never-silently-dropping pipeline.
 //!
@@ -10,6 +12,7 @@
 
 pub mod audit;
 pub mod identity;
+pub mod policy;
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -1,0 +1,31 @@
+//! The zt policy language: text and JSON forms of one AST, parsed with spans and
+//! diagnostics (docs/policy.md is the reference).
+//!
+//! This module currently provides the front end: lexer, parser with error recovery,
+//! the AST and its JSON form, and diagnostics rendered as the reference specifies. The
+//! type checker, compiler and evaluator follow the same document.
+//!
+//! ```
+//! use zt_core::policy::{parse, render_all};
+//!
+//! let source = "allow \"eng\" when identity.groups has \"engineering\"\n";
+//! let (policy, diagnostics) = parse(source);
+//! assert!(diagnostics.is_empty());
+//! assert_eq!(policy.rules[0].id, "eng");
+//! assert_eq!(render_all("p.zt", source, &diagnostics, policy.rules.len()), "p.zt: ok (1 rule)\n");
+//! ```
+
+mod ast;
+mod diagnostic;
+mod json;
+mod lexer;
+mod parser;
+mod span;
+
+pub use ast::{
+    Attribute, Comparison, Condition, Literal, Operator, Policy, Rule, RuleEffect, Value,
+};
+pub use diagnostic::{Diagnostic, Severity, render_all};
+pub use json::{JsonError, from_json, to_json};
+pub use parser::{MAX_SOURCE_BYTES, parse};
+pub use span::Span;
