@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
-use zt_core::policy::{Condition, Diagnostic, Value, from_json, parse, render_all, to_json};
+use zt_core::policy::{Condition, Diagnostic, Value, from_json, parse, print, render_all, to_json};
 
 /// The fenced blocks of `lang` in docs/policy.md, with the line each starts on.
 fn doc_blocks(lang: &str) -> Vec<(usize, String)> {
@@ -213,6 +213,10 @@ fn limits_hold_on_hostile_input() {
     assert_eq!(syntax_errors(&wide)[0].code, "limit");
     let at_limit = format!("allow \"a\" when {}true{}", "(".repeat(32), ")".repeat(32));
     assert!(syntax_errors(&at_limit).is_empty());
+    let junk = "& ".repeat(1_000_000);
+    let diagnostics = syntax_errors(&junk);
+    assert_eq!(diagnostics.len(), 101, "at most 100 diagnostics and a note");
+    assert!(diagnostics[100].message.contains("suppressed"));
     let huge = "#".repeat(17 * 1024 * 1024);
     assert_eq!(syntax_errors(&huge)[0].code, "limit");
 }
@@ -251,7 +255,40 @@ proptest! {
             prop_assert!(diagnostic.span.end <= source.len());
         }
         if diagnostics.is_empty() {
-            prop_assert_eq!(from_json(&to_json(&policy).to_string()).unwrap(), policy);
+            prop_assert_eq!(&from_json(&to_json(&policy).to_string()).unwrap(), &policy);
+            let printed = print(&policy);
+            let (reparsed, errors) = parse(&printed);
+            prop_assert!(errors.is_empty(), "{}", printed);
+            prop_assert_eq!(&reparsed, &policy);
+            prop_assert_eq!(print(&reparsed), printed);
         }
     }
+}
+
+#[test]
+fn printing_round_trips_every_example_of_the_reference() {
+    for (line, source) in doc_blocks("zt") {
+        let (policy, diagnostics) = parse(&source);
+        if !diagnostics.is_empty() {
+            continue; // the section 9 sample
+        }
+        let printed = print(&policy);
+        let (reparsed, errors) = parse(&printed);
+        assert!(errors.is_empty(), "docs/policy.md:{line}:\n{printed}");
+        assert_eq!(reparsed, policy, "docs/policy.md:{line}:\n{printed}");
+        assert_eq!(print(&reparsed), printed, "idempotent");
+        let via_json = from_json(&to_json(&policy).to_string()).unwrap();
+        assert_eq!(parse(&print(&via_json)).0, policy);
+    }
+}
+
+#[test]
+fn the_canonical_layout() {
+    let (policy, _) = parse(
+        "# c\ntimezone \"UTC\" deny \"d\" until \"2026-01-01T00:00:00Z\" reason \"r\" when a.b == 08 or (x.y has \"q\" and not z.w exists) or t.d < 90m",
+    );
+    assert_eq!(
+        print(&policy),
+        "# c\ntimezone \"UTC\"\n\ndeny \"d\" until \"2026-01-01T00:00:00Z\"\n  reason \"r\"\n  when a.b == 8\n    or (x.y has \"q\" and not z.w exists)\n    or t.d < 1h30m\n"
+    );
 }

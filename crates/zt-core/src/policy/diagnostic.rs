@@ -103,6 +103,23 @@ impl Diagnostic {
     }
 }
 
+/// Diagnostics kept per policy; one more says that further ones were suppressed.
+pub(crate) const MAX_DIAGNOSTICS: usize = 100;
+
+/// Adds `diagnostic` unless the limit is reached (the first diagnostic over it is replaced
+/// by a note that further ones are suppressed).
+pub(crate) fn push_limited(diagnostics: &mut Vec<Diagnostic>, diagnostic: Diagnostic) {
+    match diagnostics.len() {
+        n if n < MAX_DIAGNOSTICS => diagnostics.push(diagnostic),
+        MAX_DIAGNOSTICS => diagnostics.push(Diagnostic::error(
+            "limit",
+            diagnostic.span,
+            format!("more than {MAX_DIAGNOSTICS} problems; further diagnostics suppressed"),
+        )),
+        _ => {}
+    }
+}
+
 /// 1-based line and column (in Unicode scalar values) of byte `offset`.
 pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());

@@ -1,5 +1,6 @@
 //! Tokens of the policy language (docs/policy.md, section 2).
 
+use super::diagnostic::{MAX_DIAGNOSTICS, push_limited};
 use super::{Diagnostic, Span};
 
 /// Longest bare word.
@@ -39,6 +40,7 @@ pub(crate) fn tokenize(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Vec<(
         bytes: source.as_bytes(),
         pos: 0,
         diagnostics,
+        scratch: Diagnostic::error("syntax", Span::default(), String::new()),
     };
     let mut tokens = Vec::new();
     if source.starts_with('\u{feff}') {
@@ -55,6 +57,8 @@ struct Lexer<'s, 'd> {
     bytes: &'s [u8],
     pos: usize,
     diagnostics: &'d mut Vec<Diagnostic>,
+    /// Where errors past the diagnostics limit go.
+    scratch: Diagnostic,
 }
 
 fn is_word_start(b: u8) -> bool {
@@ -72,11 +76,24 @@ fn is_forbidden(c: char) -> bool {
 }
 
 impl Lexer<'_, '_> {
+    /// Reports a syntax error and returns it so a hint can be added. Past the diagnostics
+    /// limit the error goes to a scratch slot and is dropped (the limit note says so).
     fn error(&mut self, start: usize, end: usize, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics
-            .push(Diagnostic::error("syntax", Span::new(start, end), message));
-        let last = self.diagnostics.len() - 1;
-        &mut self.diagnostics[last]
+        let diagnostic = Diagnostic::error("syntax", Span::new(start, end), message);
+        let before = self.diagnostics.len();
+        push_limited(self.diagnostics, diagnostic.clone());
+        if self.diagnostics.len() > before && before < MAX_DIAGNOSTICS {
+            let last = self.diagnostics.len() - 1;
+            &mut self.diagnostics[last]
+        } else {
+            self.scratch = diagnostic;
+            &mut self.scratch
+        }
+    }
+
+    /// Reports an input limit.
+    fn limit(&mut self, span: Span, message: impl Into<String>) {
+        push_limited(self.diagnostics, Diagnostic::error("limit", span, message));
     }
 
     fn peek(&self) -> Option<u8> {
@@ -228,11 +245,10 @@ impl Lexer<'_, '_> {
             }
         }
         if text.len() > MAX_STRING {
-            self.diagnostics.push(Diagnostic::error(
-                "limit",
+            self.limit(
                 Span::new(start, self.pos),
                 format!("string literal is longer than {MAX_STRING} bytes"),
-            ));
+            );
             return None;
         }
         ok.then_some(text)
@@ -341,11 +357,7 @@ impl Lexer<'_, '_> {
             return match self.source[start..self.pos].parse::<i64>() {
                 Ok(value) => Some(Token::Int(value)),
                 Err(_) => {
-                    self.diagnostics.push(Diagnostic::error(
-                        "limit",
-                        Span::new(start, self.pos),
-                        "integer out of range",
-                    ));
+                    self.limit(Span::new(start, self.pos), "integer out of range");
                     None
                 }
             };
@@ -358,11 +370,10 @@ impl Lexer<'_, '_> {
         match parse_duration(text) {
             Some(seconds) if seconds <= MAX_DURATION => Some(Token::Duration(seconds)),
             Some(_) => {
-                self.diagnostics.push(Diagnostic::error(
-                    "limit",
+                self.limit(
                     Span::new(start, self.pos),
                     "duration is longer than 100 years",
-                ));
+                );
                 None
             }
             None => {
@@ -377,11 +388,7 @@ impl Lexer<'_, '_> {
         let start = self.pos;
         let first = self.word_segment();
         if first.len() > MAX_WORD {
-            self.diagnostics.push(Diagnostic::error(
-                "limit",
-                Span::new(start, self.pos),
-                "word is longer than 128 bytes",
-            ));
+            self.limit(Span::new(start, self.pos), "word is longer than 128 bytes");
             return None;
         }
         if !(self.peek() == Some(b'.') && self.peek_at(1) != Some(b'.')) {
@@ -400,11 +407,10 @@ impl Lexer<'_, '_> {
                 }
             };
             if segment.is_empty() || segment.len() > MAX_SEGMENT {
-                self.diagnostics.push(Diagnostic::error(
-                    "limit",
+                self.limit(
                     Span::new(segment_start, self.pos),
                     "attribute segments are 1 to 256 bytes",
-                ));
+                );
                 return None;
             }
             segments.push(segment);

@@ -2,7 +2,8 @@
 //! diagnostics (docs/policy.md is the reference).
 //!
 //! This module currently provides the front end: lexer, parser with error recovery,
-//! the AST and its JSON form, and diagnostics rendered as the reference specifies. The
+//! the AST with its JSON form and canonical pretty-printer, and diagnostics rendered as
+//! the reference specifies. The
 //! type checker, compiler and evaluator follow the same document.
 //!
 //! ```
@@ -20,6 +21,7 @@ mod diagnostic;
 mod json;
 mod lexer;
 mod parser;
+mod pretty;
 mod span;
 
 pub use ast::{
@@ -28,4 +30,5 @@ pub use ast::{
 pub use diagnostic::{Diagnostic, Severity, render_all};
 pub use json::{JsonError, from_json, to_json};
 pub use parser::{MAX_SOURCE_BYTES, parse};
+pub use pretty::print;
 pub use span::Span;

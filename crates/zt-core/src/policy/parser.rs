@@ -4,6 +4,7 @@
 use super::ast::{
     Attribute, Comparison, Condition, Literal, Operator, Policy, Rule, RuleEffect, Value,
 };
+use super::diagnostic::push_limited;
 use super::lexer::{Token, tokenize};
 use super::{Diagnostic, Span};
 
@@ -171,7 +172,7 @@ impl Parser {
         if !follows_lexical_error {
             let mut diagnostic = Diagnostic::error(code, span, message);
             diagnostic.hint = hint;
-            self.diagnostics.push(diagnostic);
+            push_limited(&mut self.diagnostics, diagnostic);
         }
         Err(Reported)
     }
