@@ -267,8 +267,11 @@ impl Lexer<'_, '_> {
             Some('t') => Some('\t'),
             Some('u') => {
                 let rest = &self.source[self.pos..];
-                let close = rest.find('}');
-                let digits = rest.strip_prefix('{').and(close.map(|i| &rest[1..i]));
+                // `{` hex digits `}`: the digits are what lies between the braces.
+                let digits = rest
+                    .strip_prefix('{')
+                    .and_then(|inside| inside.find('}').map(|end| &inside[..end]));
+                let close = digits.map(|d| d.len() + 1);
                 let decoded = digits
                     .filter(|d| {
                         (1..=6).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_hexdigit())
@@ -545,6 +548,8 @@ mod tests {
 
     #[test]
     fn lexical_errors_are_reported_and_skipped() {
+        // Found by fuzzing: a `}` right after `\u` once sliced backwards.
+        assert!(!lex("r in [\"ub!\\u}mentn\"]").1.is_empty());
         for bad in [
             "\"unterminated",
             "\"a\nb\"",
