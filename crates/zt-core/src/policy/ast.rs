@@ -15,6 +15,9 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// Comments after the last rule.
     pub trailing_comments: Vec<String>,
+    /// Ids (and their spans) of rules whose header parsed but whose body did not: they
+    /// still take part in the duplicate-id check.
+    pub(crate) failed_headers: Vec<(String, Span)>,
 }
 
 /// `allow` or `deny`.

@@ -73,6 +73,7 @@ pub fn from_json(json: &str) -> Result<Policy, JsonError> {
         timezone: document.timezone.map(|name| (name, super::Span::default())),
         rules: document.rules,
         trailing_comments: document.trailing_comments,
+        failed_headers: Vec::new(),
     })
 }
 

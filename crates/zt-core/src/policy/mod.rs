@@ -2,8 +2,9 @@
 //! diagnostics (docs/policy.md is the reference).
 //!
 //! This module currently provides the front end: lexer, parser with error recovery,
-//! the AST with its JSON form and canonical pretty-printer, and diagnostics rendered as
-//! the reference specifies. The
+//! the AST with its JSON form and canonical pretty-printer, diagnostics rendered as the
+//! reference specifies, the attribute schema, and the first checks (attributes, rule
+//! ids, reasons). The
 //! type checker, compiler and evaluator follow the same document.
 //!
 //! ```
@@ -17,18 +18,22 @@
 //! ```
 
 mod ast;
+mod check;
 mod diagnostic;
 mod json;
 mod lexer;
 mod parser;
 mod pretty;
+mod schema;
 mod span;
 
 pub use ast::{
     Attribute, Comparison, Condition, Literal, Operator, Policy, Rule, RuleEffect, Value,
 };
+pub use check::check;
 pub use diagnostic::{Diagnostic, Severity, render_all};
 pub use json::{JsonError, from_json, to_json};
 pub use parser::{MAX_SOURCE_BYTES, parse};
 pub use pretty::print;
+pub use schema::{AttrType, resolve};
 pub use span::Span;

@@ -76,6 +76,7 @@ pub fn parse(source: &str) -> (Policy, Vec<Diagnostic>) {
         depth: 0,
         leaves: 0,
         rule_start: 0,
+        header: None,
         lexical_errors,
         diagnostics,
     };
@@ -114,6 +115,8 @@ struct Parser {
     leaves: usize,
     /// Where the rule being parsed starts.
     rule_start: usize,
+    /// The id of the rule being parsed, once its header parsed.
+    header: Option<(String, Span)>,
     /// Where the lexer reported errors: a syntax error that follows one in the same rule
     /// is a consequence of it and is not reported again.
     lexical_errors: Vec<usize>,
@@ -209,7 +212,12 @@ impl Parser {
             let span = self.span();
             match token {
                 Token::Word(word) if word == "allow" || word == "deny" => {
-                    if let Ok(rule) = self.rule() {
+                    self.header = None;
+                    let parsed = self.rule();
+                    if let (Err(Reported), Some(header)) = (&parsed, self.header.take()) {
+                        policy.failed_headers.push(header);
+                    }
+                    if let Ok(rule) = parsed {
                         if policy.rules.len() == MAX_RULES {
                             let _ = self.fail::<()>(
                                 "limit",
@@ -262,6 +270,7 @@ impl Parser {
             _ => RuleEffect::Allow,
         };
         let (id, id_span) = self.string("a quoted rule id")?;
+        self.header = Some((id.clone(), id_span));
         let mut clause_spans = [Span::default(); 3];
         let mut from = None;
         let mut until = None;
