@@ -1,12 +1,15 @@
 //! Checking a parsed policy against the schema (docs/policy.md, sections 4, 8 and 9).
 //!
-//! So far: every attribute exists and is allowed, bare attributes are booleans, rule ids
-//! are well formed and unique, reasons are well formed. Operator and literal checks follow.
+//! Every attribute exists and is allowed, every operator fits its attribute's type, every
+//! literal is valid for it, rule ids are well formed and unique, reasons are well formed,
+//! the timezone exists and every `from`/`until` window is non-empty.
 
 use std::collections::HashMap;
 
-use super::ast::{Condition, Policy, Rule};
+use super::ast::{Comparison, Condition, Literal, Operator, Policy, Rule, Value};
 use super::diagnostic::{line_column, push_limited};
+use super::lexer::quote;
+use super::literal::{Problem, address, date, glob, host, instant, regex, weekday};
 use super::schema::{AttrType, resolve};
 use super::{Diagnostic, Span};
 
@@ -19,9 +22,23 @@ const MAX_REASON: usize = 1024;
 /// problem found.
 pub fn check(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
+    if let Some((name, span)) = &policy.timezone
+        && jiff::tz::db().get(name).is_err()
+    {
+        push_limited(
+            &mut diagnostics,
+            Diagnostic::error(
+                "unknown-timezone",
+                *span,
+                format!("unknown timezone {}", quote(name)),
+            )
+            .with_hint("use an IANA name such as \"Europe/Berlin\" or \"UTC\""),
+        );
+    }
     check_unique_ids(policy, source, &mut diagnostics);
     for rule in &policy.rules {
         check_id(rule, &mut diagnostics);
+        check_window(rule, &mut diagnostics);
         if let Some(reason) = &rule.reason {
             check_reason(reason, rule.clause_spans[2], &mut diagnostics);
         }
@@ -85,6 +102,34 @@ fn check_id(rule: &Rule, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `from` and `until` are instants, and `from` comes first.
+fn check_window(rule: &Rule, diagnostics: &mut Vec<Diagnostic>) {
+    let mut parse = |text: &Option<String>, span: Span| {
+        let text = text.as_deref()?;
+        match instant(text) {
+            Ok(at) => Some(at),
+            Err(problem) => {
+                push_limited(diagnostics, bad_from(span, problem));
+                None
+            }
+        }
+    };
+    let from = parse(&rule.from, rule.clause_spans[0]);
+    let until = parse(&rule.until, rule.clause_spans[1]);
+    if let (Some(from), Some(until)) = (from, until)
+        && from >= until
+    {
+        push_limited(
+            diagnostics,
+            Diagnostic::error(
+                "empty-window",
+                rule.clause_spans[0].to(rule.clause_spans[1]),
+                "`from` is not earlier than `until`: the rule is never active",
+            ),
+        );
+    }
+}
+
 fn check_reason(reason: &str, span: Span, diagnostics: &mut Vec<Diagnostic>) {
     if reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
         push_limited(
@@ -125,10 +170,260 @@ fn check_condition(condition: &Condition, diagnostics: &mut Vec<Diagnostic>) {
             ),
             Err(diagnostic) => push_limited(diagnostics, diagnostic),
         },
-        Condition::Cmp(comparison) => {
-            if let Err(diagnostic) = resolve(&comparison.attr) {
-                push_limited(diagnostics, diagnostic);
+        Condition::Cmp(comparison) => match resolve(&comparison.attr) {
+            Ok(ty) => {
+                if let Err(diagnostic) = check_comparison(comparison, ty) {
+                    push_limited(diagnostics, diagnostic);
+                }
+            }
+            Err(diagnostic) => push_limited(diagnostics, diagnostic),
+        },
+    }
+}
+
+/// Whether the attribute's ints wrap around in ranges (`22..5`).
+fn is_cyclic(comparison: &Comparison) -> bool {
+    matches!(
+        comparison.attr.dotted().as_str(),
+        "time.hour" | "time.minute"
+    )
+}
+
+/// The operator-and-literal rules of docs/policy.md section 5.1.
+fn check_comparison(comparison: &Comparison, ty: AttrType) -> Result<(), Diagnostic> {
+    use AttrType as T;
+    use Operator as Op;
+    let attr = comparison.attr.dotted();
+    let whole = comparison.attr.span.to(comparison.value.span);
+    let value = &comparison.value;
+    let mismatch = |hint: Option<String>| {
+        let mut diagnostic = Diagnostic::error(
+            "type-mismatch",
+            whole,
+            format!(
+                "`{}` cannot compare `{attr}` ({}) with {}",
+                comparison.op.as_str(),
+                ty.name(),
+                describe(&value.value)
+            ),
+        );
+        diagnostic.hint = hint;
+        diagnostic
+    };
+    match (comparison.op, ty) {
+        (Op::Eq | Op::Ne, T::StringSet) => Err(mismatch(Some(match &value.value {
+            Value::String(s) => format!("to test membership write `{attr} has {}`", quote(s)),
+            _ => format!("to test membership write `{attr} has \"...\"`"),
+        }))),
+        (Op::Eq | Op::Ne, T::Duration) => Err(mismatch(Some(
+            "durations take only `<` `<=` `>` `>=`".into(),
+        ))),
+        (Op::Eq | Op::Ne, T::Instant) => Err(mismatch(Some(
+            "instants take only `<` `<=` `>` `>=`".into(),
+        ))),
+        (Op::Eq | Op::Ne, T::Ip) => match &value.value {
+            Value::String(text) if text.contains('/') => Err(mismatch(Some(format!(
+                "to test a network write `{attr} in {}`",
+                quote(text)
+            )))),
+            _ => scalar(value, ty, &mismatch),
+        },
+        (Op::Eq | Op::Ne, _) => scalar(value, ty, &mismatch),
+        (
+            Op::Lt | Op::Le | Op::Gt | Op::Ge,
+            T::Int(..) | T::Date | T::Instant | T::Duration | T::Dynamic,
+        ) => scalar(value, ty, &mismatch),
+        (Op::Lt | Op::Le | Op::Gt | Op::Ge, T::Weekday) => Err(mismatch(Some(
+            "weekdays are cyclic; use a range such as `mon..fri`".into(),
+        ))),
+        (Op::In | Op::NotIn, T::Ip) => match &value.value {
+            Value::String(_) => network(value),
+            Value::List(items) if !items.is_empty() => items.iter().try_for_each(network),
+            Value::List(_) => Err(bad(value.span, "a list must not be empty".into(), None)),
+            _ => Err(mismatch(Some(
+                "write a CIDR string or a list of CIDRs and addresses".into(),
+            ))),
+        },
+        (Op::In | Op::NotIn, _) => match &value.value {
+            Value::List(items) => {
+                if items.is_empty() {
+                    return Err(bad(value.span, "a list must not be empty".into(), None));
+                }
+                items
+                    .iter()
+                    .try_for_each(|item| scalar(item, ty, &mismatch))
+            }
+            Value::Range(bounds)
+                if matches!(ty, T::Int(..) | T::Weekday | T::Date | T::Dynamic) =>
+            {
+                range(bounds, ty, is_cyclic(comparison), value.span, &mismatch)
+            }
+            Value::String(text) => Err(mismatch(Some(format!(
+                "use `== {}` or `in [{}]`",
+                quote(text),
+                quote(text)
+            )))),
+            _ => Err(mismatch(None)),
+        },
+        (Op::Has, T::StringSet | T::Dynamic) => string(value, &mismatch),
+        (Op::Has, _) => Err(mismatch(Some(
+            "not a set; use `contains` for substrings".into(),
+        ))),
+        (Op::HasAny | Op::HasAll, T::StringSet | T::Dynamic) => match &value.value {
+            Value::List(items) if !items.is_empty() => {
+                items.iter().try_for_each(|item| string(item, &mismatch))
+            }
+            Value::List(_) => Err(bad(value.span, "a list must not be empty".into(), None)),
+            _ => Err(mismatch(None)),
+        },
+        (Op::HasAny | Op::HasAll, _) => Err(mismatch(None)),
+        (
+            Op::StartsWith | Op::EndsWith | Op::Contains | Op::Matches,
+            T::String | T::Host | T::Path | T::Dynamic,
+        ) => {
+            string(value, &mismatch)?;
+            if let Value::String(text) = &value.value {
+                if ty == T::Host {
+                    host(text).map_err(|p| bad_from(value.span, p))?;
+                }
+                if comparison.op == Op::Matches {
+                    glob(text).map_err(|p| bad_from(value.span, p))?;
+                }
+            }
+            Ok(())
+        }
+        (Op::StartsWith | Op::EndsWith | Op::Contains | Op::Matches, T::StringSet) => {
+            Err(mismatch(Some("a set; test members with `has`".into())))
+        }
+        (Op::Regex, T::String | T::Host | T::Path | T::Dynamic) => match &value.value {
+            Value::Regex(pattern) => regex(pattern)
+                .map(|_| ())
+                .map_err(|p| bad_from(value.span, p)),
+            _ => Err(mismatch(None)),
+        },
+        _ => Err(mismatch(None)),
+    }
+}
+
+/// One literal of the attribute's own type.
+fn scalar(
+    literal: &Literal,
+    ty: AttrType,
+    mismatch: &dyn Fn(Option<String>) -> Diagnostic,
+) -> Result<(), Diagnostic> {
+    use AttrType as T;
+    let span = literal.span;
+    match (ty, &literal.value) {
+        (T::String | T::Path, Value::String(_)) => Ok(()),
+        (T::Host, Value::String(text)) => host(text).map_err(|p| bad_from(span, p)),
+        (T::Enum(values), Value::String(text)) => {
+            if values.contains(&text.as_str()) {
+                Ok(())
+            } else {
+                let listed: Vec<String> = values.iter().map(|v| quote(v)).collect();
+                Err(bad(
+                    span,
+                    format!("{} is not one of the values", quote(text)),
+                    Some(format!("expected {}", listed.join(" or "))),
+                ))
             }
         }
+        (T::Bool, Value::Bool(_)) => Ok(()),
+        (T::Int(min, max), Value::Int(n)) => {
+            if (min..=max).contains(n) {
+                Ok(())
+            } else {
+                Err(bad(
+                    span,
+                    format!("{n} is out of range"),
+                    Some(format!("{min} to {max}")),
+                ))
+            }
+        }
+        (T::Weekday, Value::Weekday(name)) => {
+            weekday(name).map(|_| ()).map_err(|p| bad_from(span, p))
+        }
+        (T::Date, Value::String(text)) => date(text).map(|_| ()).map_err(|p| bad_from(span, p)),
+        (T::Instant, Value::String(text)) => {
+            instant(text).map(|_| ()).map_err(|p| bad_from(span, p))
+        }
+        (T::Duration, Value::Duration(_)) => Ok(()),
+        (T::Ip, Value::String(text)) => address(text).map(|_| ()).map_err(|p| bad_from(span, p)),
+        (T::Dynamic, Value::String(_) | Value::Int(_) | Value::Bool(_)) => Ok(()),
+        (_, Value::Weekday(name)) if ty != T::Weekday => Err(mismatch(Some(format!(
+            "strings are quoted: write \"{name}\""
+        )))),
+        _ => Err(mismatch(None)),
+    }
+}
+
+fn string(
+    literal: &Literal,
+    mismatch: &dyn Fn(Option<String>) -> Diagnostic,
+) -> Result<(), Diagnostic> {
+    match &literal.value {
+        Value::String(_) => Ok(()),
+        _ => Err(mismatch(None)),
+    }
+}
+
+fn network(literal: &Literal) -> Result<(), Diagnostic> {
+    match &literal.value {
+        Value::String(text) => super::literal::network(text)
+            .map(|_| ())
+            .map_err(|p| bad_from(literal.span, p)),
+        _ => Err(bad(
+            literal.span,
+            "expected a CIDR or an address in quotes".into(),
+            None,
+        )),
+    }
+}
+
+fn range(
+    bounds: &[Literal; 2],
+    ty: AttrType,
+    cyclic: bool,
+    span: Span,
+    mismatch: &dyn Fn(Option<String>) -> Diagnostic,
+) -> Result<(), Diagnostic> {
+    scalar(&bounds[0], ty, mismatch)?;
+    scalar(&bounds[1], ty, mismatch)?;
+    let ordered = match (&bounds[0].value, &bounds[1].value) {
+        (Value::Int(low), Value::Int(high)) => cyclic || low <= high,
+        (Value::String(low), Value::String(high)) => date(low).ok() <= date(high).ok(),
+        _ => true, // weekdays wrap
+    };
+    if ordered {
+        Ok(())
+    } else {
+        Err(bad(
+            span,
+            "the range is empty: its start is after its end".into(),
+            None,
+        ))
+    }
+}
+
+fn bad(span: Span, message: String, hint: Option<String>) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error("bad-literal", span, message);
+    diagnostic.hint = hint;
+    diagnostic
+}
+
+fn bad_from(span: Span, (message, hint): Problem) -> Diagnostic {
+    bad(span, message, hint)
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "a string",
+        Value::Int(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Duration(_) => "a duration",
+        Value::Weekday(_) => "a bare name",
+        Value::Regex(_) => "a regex",
+        Value::List(_) => "a list",
+        Value::Range(_) => "a range",
     }
 }

@@ -3,8 +3,7 @@
 //!
 //! This module currently provides the front end: lexer, parser with error recovery,
 //! the AST with its JSON form and canonical pretty-printer, diagnostics rendered as the
-//! reference specifies, the attribute schema, and the first checks (attributes, rule
-//! ids, reasons). The
+//! reference specifies, the attribute schema and the type checker. The
 //! type checker, compiler and evaluator follow the same document.
 //!
 //! ```
@@ -22,6 +21,7 @@ mod check;
 mod diagnostic;
 mod json;
 mod lexer;
+mod literal;
 mod parser;
 mod pretty;
 mod schema;
