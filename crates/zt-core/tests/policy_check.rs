@@ -82,6 +82,11 @@ fn misuse_of_operators_and_literals_is_refused() {
         ("time.date == \"2026-02-30\"", "bad-literal"),
         ("request.method in []", "bad-literal"),
         ("identity.groups has-any []", "bad-literal"),
+        ("identity.claims.tier < \"gold\"", "type-mismatch"),
+        ("identity.claims.tier in [\"a\", 1]", "type-mismatch"),
+        ("identity.claims.tier in \"a\"..\"b\"", "type-mismatch"),
+        ("identity.email_verified in [true]", "type-mismatch"),
+        ("time.now == \"2026-11-24T18:00:00Z\"", "type-mismatch"),
     ];
     for (condition, code) in cases {
         let source = format!("allow \"r\" when {condition}\n");
@@ -117,4 +122,11 @@ fn timezones_and_windows() {
     assert_eq!(codes, ["unknown-timezone", "empty-window", "bad-literal"]);
     let (policy, _) = parse("timezone \"Europe/Berlin\"\nallow \"a\" when true\n");
     assert!(check(&policy, "").is_empty());
+    let (policy, _) = parse("timezone \"europe/berlin\"\ndeny \"a\" reason \"\" when true\n");
+    let codes: Vec<&str> = check(&policy, "").iter().map(|d| d.code).collect();
+    assert_eq!(
+        codes,
+        ["unknown-timezone", "bad-literal"],
+        "exact IANA spelling; no empty reason"
+    );
 }

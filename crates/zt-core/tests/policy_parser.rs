@@ -292,3 +292,71 @@ fn the_canonical_layout() {
         "# c\ntimezone \"UTC\"\n\ndeny \"d\" until \"2026-01-01T00:00:00Z\"\n  reason \"r\"\n  when a.b == 8\n    or (x.y has \"q\" and not z.w exists)\n    or t.d < 1h30m\n"
     );
 }
+
+#[test]
+fn the_json_reader_refuses_what_text_cannot_say() {
+    let rule = |body: &str| format!(r#"{{"zt_policy": 1, "rules": [{body}]}}"#);
+    for bad in [
+        rule(r#"{"effect": "allow", "id": "a", "reason": "r", "when": {"const": true}}"#),
+        rule(r#"{"comments": ["a\nb"], "effect": "allow", "id": "a", "when": {"const": true}}"#),
+        rule(
+            r#"{"comments": ["trailing "], "effect": "allow", "id": "a", "when": {"const": true}}"#,
+        ),
+        rule(r#"{"effect": "allow", "id": "a", "when": {"test": ["identity", ""]}}"#),
+        rule(r#"{"effect": "allow", "id": "a", "when": {"test": ["1x", "y"]}}"#),
+        rule(
+            r#"{"effect": "allow", "id": "a", "when": {"cmp": {"attr": ["a", "b"], "op": "<", "value": {"duration": 99999999999}}}}"#,
+        ),
+        rule(
+            r#"{"effect": "allow", "id": "a", "when": {"cmp": {"attr": ["a", "b"], "op": "in", "value": {"list": [{"list": []}]}}}}"#,
+        ),
+        rule(
+            r#"{"effect": "allow", "id": "a", "when": {"cmp": {"attr": ["a", "b"], "op": "==", "value": {"weekday": "not a word"}}}}"#,
+        ),
+        r#"{"zt_policy": 1, "comments": ["c"], "rules": []}"#.to_owned(),
+    ] {
+        assert!(from_json(&bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn depth_is_measured_alike_in_text_and_json_and_does_not_leak_across_rules() {
+    let deep_not = format!("allow \"a\" when true and {}true", "not ".repeat(32));
+    let (policy, diagnostics) = parse(&deep_not);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(from_json(&to_json(&policy).to_string()).unwrap(), policy);
+
+    let source = format!(
+        "allow \"deep\" when {}true{}\nallow \"ok\" when {}true{}",
+        "(".repeat(40),
+        ")".repeat(40),
+        "(".repeat(32),
+        ")".repeat(32)
+    );
+    let (policy, diagnostics) = parse(&source);
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(
+        policy
+            .rules
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["ok"]
+    );
+}
+
+#[test]
+fn hostile_inputs_stay_linear() {
+    // Each of these was quadratic or unbounded once; they must finish promptly.
+    let escapes = format!("allow \"a\" when a.b == \"{}\"", "\\u{".repeat(200_000));
+    assert!(!syntax_errors(&escapes).is_empty());
+    let mut many = String::new();
+    for i in 0..20_000 {
+        many.push_str(&format!("# rule {i}\nallow \"r{i}\" when true\n"));
+    }
+    let (policy, diagnostics) = parse(&many);
+    assert!(diagnostics.is_empty());
+    assert_eq!(policy.rules[19_999].comments, [" rule 19999"]);
+    let long_attr = format!("allow \"a\" when {}", vec!["x"; 100_000].join("."));
+    assert_eq!(syntax_errors(&long_attr)[0].code, "limit");
+}

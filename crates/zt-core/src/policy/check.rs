@@ -22,8 +22,13 @@ const MAX_REASON: usize = 1024;
 /// problem found.
 pub fn check(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
+    // The bundled database, not the host's, and the exact IANA spelling.
     if let Some((name, span)) = &policy.timezone
-        && jiff::tz::db().get(name).is_err()
+        && jiff::tz::TimeZoneDatabase::bundled()
+            .get(name)
+            .ok()
+            .and_then(|tz| tz.iana_name().map(|iana| iana == name))
+            != Some(true)
     {
         push_limited(
             &mut diagnostics,
@@ -65,6 +70,9 @@ fn check_unique_ids(policy: &Policy, source: &str, diagnostics: &mut Vec<Diagnos
     }
     let mut first_use: HashMap<&str, (usize, Span)> = HashMap::new();
     for (index, (id, span)) in ids.into_iter().enumerate() {
+        if diagnostics.len() > super::diagnostic::MAX_DIAGNOSTICS {
+            return;
+        }
         let Some(&(first_index, first_span)) = first_use.get(id) else {
             first_use.insert(id, (index, span));
             continue;
@@ -131,13 +139,13 @@ fn check_window(rule: &Rule, diagnostics: &mut Vec<Diagnostic>) {
 }
 
 fn check_reason(reason: &str, span: Span, diagnostics: &mut Vec<Diagnostic>) {
-    if reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
+    if reason.is_empty() || reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
         push_limited(
             diagnostics,
             Diagnostic::error(
                 "bad-literal",
                 span,
-                "a reason is at most 1024 bytes without control characters",
+                "a reason is 1 to 1024 bytes without control characters",
             ),
         );
     }
@@ -229,10 +237,15 @@ fn check_comparison(comparison: &Comparison, ty: AttrType) -> Result<(), Diagnos
             _ => scalar(value, ty, &mismatch),
         },
         (Op::Eq | Op::Ne, _) => scalar(value, ty, &mismatch),
-        (
-            Op::Lt | Op::Le | Op::Gt | Op::Ge,
-            T::Int(..) | T::Date | T::Instant | T::Duration | T::Dynamic,
-        ) => scalar(value, ty, &mismatch),
+        (Op::Lt | Op::Le | Op::Gt | Op::Ge, T::Dynamic) => match value.value {
+            Value::Int(_) => Ok(()),
+            _ => Err(mismatch(Some(
+                "claims are ordered only against numbers".into(),
+            ))),
+        },
+        (Op::Lt | Op::Le | Op::Gt | Op::Ge, T::Int(..) | T::Date | T::Instant | T::Duration) => {
+            scalar(value, ty, &mismatch)
+        }
         (Op::Lt | Op::Le | Op::Gt | Op::Ge, T::Weekday) => Err(mismatch(Some(
             "weekdays are cyclic; use a range such as `mon..fri`".into(),
         ))),
@@ -244,17 +257,30 @@ fn check_comparison(comparison: &Comparison, ty: AttrType) -> Result<(), Diagnos
                 "write a CIDR string or a list of CIDRs and addresses".into(),
             ))),
         },
+        (Op::In | Op::NotIn, T::Bool | T::Duration | T::Instant | T::StringSet) => {
+            Err(mismatch(None))
+        }
         (Op::In | Op::NotIn, _) => match &value.value {
             Value::List(items) => {
-                if items.is_empty() {
+                let Some(first) = items.first() else {
                     return Err(bad(value.span, "a list must not be empty".into(), None));
+                };
+                // Claims take their type from the literal: one type for the whole list.
+                let kind = std::mem::discriminant(&first.value);
+                if items
+                    .iter()
+                    .any(|item| std::mem::discriminant(&item.value) != kind)
+                {
+                    return Err(mismatch(Some("a list holds values of one type".into())));
                 }
                 items
                     .iter()
                     .try_for_each(|item| scalar(item, ty, &mismatch))
             }
             Value::Range(bounds)
-                if matches!(ty, T::Int(..) | T::Weekday | T::Date | T::Dynamic) =>
+                if matches!(ty, T::Int(..) | T::Weekday | T::Date)
+                    || (ty == T::Dynamic
+                        && bounds.iter().all(|b| matches!(b.value, Value::Int(_)))) =>
             {
                 range(bounds, ty, is_cyclic(comparison), value.span, &mismatch)
             }

@@ -124,7 +124,7 @@ pub(crate) fn push_limited(diagnostics: &mut Vec<Diagnostic>, diagnostic: Diagno
 pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let before = source.get(..offset).unwrap_or(source);
-    let line = before.matches('\n').count() + 1;
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
 }

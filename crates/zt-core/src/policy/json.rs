@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ast::{Condition, Policy, Rule, Value};
-use super::parser::MAX_SOURCE_BYTES;
+use super::ast::{Attribute, Condition, Policy, Rule, RuleEffect, Value};
+use super::lexer::{MAX_DURATION, MAX_SEGMENT, MAX_SEGMENTS, MAX_STRING};
+use super::parser::{MAX_DEPTH, MAX_LEAVES, MAX_LIST, MAX_RULES, MAX_SOURCE_BYTES};
 
 /// Format version of the JSON form.
 const VERSION: u32 = 1;
@@ -64,9 +65,24 @@ pub fn from_json(json: &str) -> Result<Policy, JsonError> {
             format!("unsupported version {}", document.zt_policy),
         ));
     }
+    if !document.comments.is_empty() && document.timezone.is_none() {
+        return Err(error(
+            "/comments".into(),
+            "policy comments stand before `timezone`; without one, put them on the first rule"
+                .into(),
+        ));
+    }
+    check_comments(&document.comments, "/comments").map_err(|(p, m)| error(p, m))?;
+    check_comments(&document.trailing_comments, "/trailing_comments")
+        .map_err(|(p, m)| error(p, m))?;
+    if document.rules.len() > MAX_RULES {
+        return Err(error(
+            "/rules".into(),
+            format!("more than {MAX_RULES} rules"),
+        ));
+    }
     for (index, rule) in document.rules.iter().enumerate() {
-        check_condition(&rule.when, &format!("/rules/{index}/when"), 0)
-            .map_err(|(p, m)| error(p, m))?;
+        check_rule(rule, &format!("/rules/{index}")).map_err(|(p, m)| error(p, m))?;
     }
     Ok(Policy {
         comments: document.comments,
@@ -77,19 +93,64 @@ pub fn from_json(json: &str) -> Result<Policy, JsonError> {
     })
 }
 
-/// Structural rules of the JSON form: `and`/`or` need two operands, nesting is bounded,
-/// regexes must be expressible as `/.../` text.
+type Refusal = (String, String);
+
+/// Comments the text form can carry: one line, no control characters, no trailing space.
+fn check_comments(comments: &[String], pointer: &str) -> Result<(), Refusal> {
+    for (index, comment) in comments.iter().enumerate() {
+        if comment.chars().any(char::is_control) || comment.trim_end() != comment {
+            return Err((
+                format!("{pointer}/{index}"),
+                "a comment is one line without control characters or trailing spaces".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The rules the text syntax implies for one rule (ids and literal values are the type
+/// checker's, as for text).
+fn check_rule(rule: &Rule, pointer: &str) -> Result<(), Refusal> {
+    check_comments(&rule.comments, &format!("{pointer}/comments"))?;
+    if rule.reason.is_some() && rule.effect == RuleEffect::Allow {
+        return Err((
+            format!("{pointer}/reason"),
+            "`reason` is only allowed on deny rules".into(),
+        ));
+    }
+    for (member, text) in [
+        ("id", Some(&rule.id)),
+        ("from", rule.from.as_ref()),
+        ("until", rule.until.as_ref()),
+        ("reason", rule.reason.as_ref()),
+    ] {
+        if text.is_some_and(|t| t.len() > MAX_STRING) {
+            return Err((
+                format!("{pointer}/{member}"),
+                format!("longer than {MAX_STRING} bytes"),
+            ));
+        }
+    }
+    let mut leaves = 0;
+    check_condition(&rule.when, &format!("{pointer}/when"), 0, &mut leaves)
+}
+
+/// Structural rules of conditions: `and`/`or` need two operands; nesting is measured as
+/// the text form would write it (a `not`, and parentheses around nested chains); at most
+/// 512 leaves per rule; attributes, strings, lists and regexes within the text limits.
 fn check_condition(
     condition: &Condition,
     pointer: &str,
     depth: usize,
-) -> Result<(), (String, String)> {
-    if depth > 32 {
+    leaves: &mut usize,
+) -> Result<(), Refusal> {
+    if depth > MAX_DEPTH {
         return Err((
             pointer.into(),
-            "conditions nest deeper than 32 levels".into(),
+            format!("conditions nest deeper than {MAX_DEPTH} levels"),
         ));
     }
+    let is_chain = |c: &Condition| matches!(c, Condition::And(_) | Condition::Or(_));
     match condition {
         Condition::And(operands) | Condition::Or(operands) => {
             let key = if matches!(condition, Condition::And(_)) {
@@ -104,20 +165,116 @@ fn check_condition(
                 ));
             }
             for (index, operand) in operands.iter().enumerate() {
-                check_condition(operand, &format!("{pointer}/{key}/{index}"), depth + 1)?;
+                let nested = depth + usize::from(is_chain(operand));
+                check_condition(operand, &format!("{pointer}/{key}/{index}"), nested, leaves)?;
             }
             Ok(())
         }
-        Condition::Not(operand) => check_condition(operand, &format!("{pointer}/not"), depth + 1),
-        Condition::Cmp(comparison) => match &comparison.value.value {
-            Value::Regex(text) if !regex_text_is_expressible(text) => Err((
-                format!("{pointer}/cmp/value/regex"),
-                "a regex must be non-empty, single-line, with every `/` escaped".into(),
-            )),
-            _ => Ok(()),
-        },
-        Condition::Const(_) | Condition::Test(_) | Condition::Exists(_) => Ok(()),
+        Condition::Not(operand) => {
+            let nested = depth + 1 + usize::from(is_chain(operand));
+            check_condition(operand, &format!("{pointer}/not"), nested, leaves)
+        }
+        Condition::Const(_) => leaf(pointer, leaves),
+        Condition::Test(attr) | Condition::Exists(attr) => {
+            leaf(pointer, leaves)?;
+            check_attribute(attr, pointer)
+        }
+        Condition::Cmp(comparison) => {
+            leaf(pointer, leaves)?;
+            check_attribute(&comparison.attr, &format!("{pointer}/cmp/attr"))?;
+            check_value(
+                &comparison.value.value,
+                &format!("{pointer}/cmp/value"),
+                true,
+            )
+        }
     }
+}
+
+fn leaf(pointer: &str, leaves: &mut usize) -> Result<(), Refusal> {
+    *leaves += 1;
+    if *leaves > MAX_LEAVES {
+        return Err((
+            pointer.into(),
+            format!("a rule may hold at most {MAX_LEAVES} comparisons"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_attribute(attr: &Attribute, pointer: &str) -> Result<(), Refusal> {
+    let segments = &attr.segments;
+    let first_is_word = segments.first().is_some_and(|first| {
+        let mut bytes = first.bytes();
+        bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    if !(2..=MAX_SEGMENTS).contains(&segments.len())
+        || !first_is_word
+        || segments
+            .iter()
+            .any(|s| s.is_empty() || s.len() > MAX_SEGMENT)
+    {
+        return Err((
+            pointer.into(),
+            format!(
+                "an attribute is 2 to {MAX_SEGMENTS} segments of 1 to {MAX_SEGMENT} bytes, the first a word"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_value(value: &Value, pointer: &str, top: bool) -> Result<(), Refusal> {
+    match value {
+        Value::String(text) | Value::Weekday(text) if text.len() > MAX_STRING => {
+            Err((pointer.into(), format!("longer than {MAX_STRING} bytes")))
+        }
+        Value::Weekday(name) if !is_word(name) => {
+            Err((pointer.into(), "a bare name must be a word".into()))
+        }
+        Value::Duration(seconds) if *seconds > MAX_DURATION => {
+            Err((pointer.into(), "duration is longer than 100 years".into()))
+        }
+        Value::Regex(text) if !regex_text_is_expressible(text) => Err((
+            format!("{pointer}/regex"),
+            "a regex must be non-empty, single-line, with every `/` escaped".into(),
+        )),
+        Value::List(_) | Value::Range(_) if !top => {
+            Err((pointer.into(), "lists and ranges cannot be nested".into()))
+        }
+        Value::List(items) if items.len() > MAX_LIST => Err((
+            pointer.into(),
+            format!("a list may hold at most {MAX_LIST} elements"),
+        )),
+        Value::List(_) | Value::Range(_) => {
+            items_of(value)
+                .iter()
+                .enumerate()
+                .try_for_each(|(index, item)| {
+                    check_value(&item.value, &format!("{pointer}/{index}"), false)
+                })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn items_of(value: &Value) -> &[super::ast::Literal] {
+    match value {
+        Value::List(items) => items,
+        Value::Range(bounds) => bounds.as_slice(),
+        _ => &[],
+    }
+}
+
+fn is_word(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Whether `text` can be written between slashes: not empty, no LF, no unescaped `/`,

@@ -6,11 +6,13 @@ use super::{Diagnostic, Span};
 /// Longest bare word.
 const MAX_WORD: usize = 128;
 /// Longest attribute segment.
-const MAX_SEGMENT: usize = 256;
+pub(crate) const MAX_SEGMENT: usize = 256;
+/// Most segments of an attribute (`identity.claims` and 8 more).
+pub(crate) const MAX_SEGMENTS: usize = 10;
 /// Longest decoded string literal.
 pub(crate) const MAX_STRING: usize = 8192;
 /// Largest duration, in seconds (100 x 365 days).
-const MAX_DURATION: u64 = 3_153_600_000;
+pub(crate) const MAX_DURATION: u64 = 3_153_600_000;
 
 /// A token.
 #[derive(Clone, Debug, PartialEq)]
@@ -268,9 +270,14 @@ impl Lexer<'_, '_> {
             Some('u') => {
                 let rest = &self.source[self.pos..];
                 // `{` hex digits `}`: the digits are what lies between the braces.
-                let digits = rest
-                    .strip_prefix('{')
-                    .and_then(|inside| inside.find('}').map(|end| &inside[..end]));
+                // Look at most 8 bytes ahead, so `\u{` runs cannot make lexing quadratic.
+                let digits = rest.strip_prefix('{').and_then(|inside| {
+                    let window = &inside.as_bytes()[..inside.len().min(8)];
+                    window
+                        .iter()
+                        .position(|b| *b == b'}')
+                        .map(|end| &inside[..end])
+                });
                 let close = digits.map(|d| d.len() + 1);
                 let decoded = digits
                     .filter(|d| {
@@ -417,6 +424,13 @@ impl Lexer<'_, '_> {
                 return None;
             }
             segments.push(segment);
+            if segments.len() > MAX_SEGMENTS {
+                self.limit(
+                    Span::new(start, self.pos),
+                    format!("attributes have at most {MAX_SEGMENTS} segments"),
+                );
+                return None;
+            }
         }
         Some(Token::Attr(segments))
     }

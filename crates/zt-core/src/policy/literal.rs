@@ -40,15 +40,54 @@ pub(crate) fn weekday(name: &str) -> Result<usize, Problem> {
     ))
 }
 
+/// Whether `text` has exactly the RFC 3339 shape the reference allows:
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)`, year 0001 or later, no leap second.
+fn rfc3339_shape(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |from: usize, to: usize| {
+        b.get(from..to)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let fixed = digits(0, 4)
+        && at(4, b'-')
+        && digits(5, 7)
+        && at(7, b'-')
+        && digits(8, 10)
+        && at(10, b'T')
+        && digits(11, 13)
+        && at(13, b':')
+        && digits(14, 16)
+        && at(16, b':')
+        && digits(17, 19)
+        && b.get(0..4) != Some(b"0000")
+        && b.get(17..19) != Some(b"60");
+    if !fixed {
+        return false;
+    }
+    let mut rest = 19;
+    if at(rest, b'.') {
+        let fraction = b[rest + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if !(1..=9).contains(&fraction) {
+            return false;
+        }
+        rest += 1 + fraction;
+    }
+    match b.get(rest..) {
+        Some(b"Z") => true,
+        Some([sign, ..]) if (*sign == b'+' || *sign == b'-') && b.len() == rest + 6 => {
+            digits(rest + 1, rest + 3) && at(rest + 3, b':') && digits(rest + 4, rest + 6)
+        }
+        _ => false,
+    }
+}
+
 /// An RFC 3339 instant with an offset.
 pub(crate) fn instant(text: &str) -> Result<Timestamp, Problem> {
-    let strict = text.len() >= 20
-        && text.as_bytes().get(10) == Some(&b'T')
-        && (text.ends_with('Z')
-            || text
-                .as_bytes()
-                .get(text.len() - 6)
-                .is_some_and(|b| *b == b'+' || *b == b'-'));
+    let strict = rfc3339_shape(text);
     match text.parse::<Timestamp>() {
         Ok(timestamp) if strict => Ok(timestamp),
         _ => Err((
@@ -95,9 +134,9 @@ pub(crate) fn network(text: &str) -> Result<(IpAddr, u8), Problem> {
     };
     let address = address(addr)?;
     let width = if address.is_ipv4() { 32 } else { 128 };
-    let prefix: u8 = prefix
-        .parse()
-        .ok()
+    let prefix: u8 = Some(prefix)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse().ok())
         .filter(|p| u32::from(*p) <= width)
         .ok_or_else(|| {
             (
@@ -135,7 +174,14 @@ pub(crate) fn regex(pattern: &str) -> Result<regex::Regex, Problem> {
     if pattern.len() > MAX_REGEX {
         return Err((format!("a regex is at most {MAX_REGEX} bytes"), None));
     }
-    regex::RegexBuilder::new(&format!(r"\A(?:{pattern})\z"))
+    // The pattern must be valid on its own, so that wrapping it cannot change its meaning
+    // (`a)|(?:b` would otherwise escape the anchors).
+    compile(pattern)?;
+    compile(&format!(r"\A(?:{pattern})\z"))
+}
+
+fn compile(pattern: &str) -> Result<regex::Regex, Problem> {
+    regex::RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .nest_limit(64)
@@ -234,6 +280,18 @@ mod tests {
         assert!(instant("2026-11-24T19:00:00+01:00").is_ok());
         assert!(instant("2026-11-24 18:00:00Z").is_err());
         assert!(instant("2026-11-24").is_err());
+        for bad in [
+            "2026-11-24T18:00:60Z",
+            "2026-11-24T18:00+01:00",
+            "0000-01-01T00:00:00Z",
+            "2026-11-24t18:00:00z",
+            "2026-11-24T18:00:00.Z",
+        ] {
+            assert!(instant(bad).is_err(), "{bad}");
+        }
+        assert!(instant("2026-11-24T18:00:00.123456789-05:30").is_ok());
+        assert!(regex("a)|(?:b").is_err());
+        assert!(network("10.0.0.0/+8").is_err());
         assert!(date("2026-02-29").is_err());
         assert!(date("2028-02-29").is_ok());
         assert_eq!(

@@ -10,10 +10,10 @@ use super::{Diagnostic, Span};
 
 /// Largest policy source accepted.
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
-const MAX_RULES: usize = 100_000;
-const MAX_DEPTH: usize = 32;
-const MAX_LEAVES: usize = 512;
-const MAX_LIST: usize = 10_000;
+pub(crate) const MAX_RULES: usize = 100_000;
+pub(crate) const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_LEAVES: usize = 512;
+pub(crate) const MAX_LIST: usize = 10_000;
 
 const KEYWORDS: [&str; 29] = [
     "allow",
@@ -95,11 +95,13 @@ fn attach_comments(policy: &mut Policy, comments: Vec<(String, Span)>) {
             .is_some_and(|(_, tz)| span.start < tz.start)
         {
             policy.comments.push(text);
-        } else if let Some(rule) = policy
-            .rules
-            .iter_mut()
-            .find(|rule| span.start < rule.span.end)
-        {
+        } else if let Some(rule) = {
+            // Rules are in source order: the first one ending after the comment.
+            let index = policy
+                .rules
+                .partition_point(|rule| rule.span.end <= span.start);
+            policy.rules.get_mut(index)
+        } {
             rule.comments.push(text);
         } else {
             policy.trailing_comments.push(text);
@@ -322,6 +324,7 @@ impl Parser {
         }
         self.advance();
         self.leaves = 0;
+        self.depth = 0;
         let when = self.condition()?;
         match self.peek() {
             None => {}

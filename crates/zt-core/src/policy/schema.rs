@@ -193,7 +193,11 @@ pub(crate) fn did_you_mean<'a>(
 ) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     let mut best: Option<(&str, usize)> = None;
+    let length = word.chars().count();
     for candidate in candidates {
+        if candidate.chars().count().abs_diff(length) > limit {
+            continue;
+        }
         let distance = damerau_levenshtein(word, candidate);
         if distance <= limit && best.is_none_or(|(_, d)| distance < d) {
             best = Some((candidate, distance));
