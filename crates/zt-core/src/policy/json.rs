@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ast::{Attribute, Condition, Policy, Rule, RuleEffect, Value};
-use super::lexer::{MAX_DURATION, MAX_SEGMENT, MAX_SEGMENTS, MAX_STRING};
+use super::lexer::{MAX_DURATION, MAX_SEGMENT, MAX_SEGMENTS, MAX_STRING, is_forbidden};
 use super::parser::{MAX_DEPTH, MAX_LEAVES, MAX_LIST, MAX_RULES, MAX_SOURCE_BYTES};
 
 /// Format version of the JSON form.
@@ -98,10 +98,10 @@ type Refusal = (String, String);
 /// Comments the text form can carry: one line, no control characters, no trailing space.
 fn check_comments(comments: &[String], pointer: &str) -> Result<(), Refusal> {
     for (index, comment) in comments.iter().enumerate() {
-        if comment.chars().any(char::is_control) || comment.trim_end() != comment {
+        if comment.chars().any(|c| c == '\n' || is_forbidden(c)) || comment.trim_end() != comment {
             return Err((
                 format!("{pointer}/{index}"),
-                "a comment is one line without control characters or trailing spaces".into(),
+                "a comment is one line without forbidden characters or trailing spaces".into(),
             ));
         }
     }

@@ -72,7 +72,7 @@ fn is_word_char(b: u8) -> bool {
 }
 
 /// Characters refused anywhere: controls other than tab/LF/CR, and bidi controls.
-fn is_forbidden(c: char) -> bool {
+pub(crate) fn is_forbidden(c: char) -> bool {
     (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
         || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
