@@ -113,6 +113,11 @@ fn load(path: &Path) -> Result<Loaded, String> {
     })
 }
 
+/// Loads `path`, reporting an I/O error on stderr.
+fn load_or_report(path: &Path) -> Option<Loaded> {
+    load(path).map_err(|error| eprintln!("error: {error}")).ok()
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check { files, json } => run_check(&files, json),
@@ -129,12 +134,8 @@ fn run_check(files: &[PathBuf], json: bool) -> ExitCode {
     let mut failed = false;
     let mut all = Vec::new();
     for path in files {
-        let loaded = match load(path) {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(2);
-            }
+        let Some(loaded) = load_or_report(path) else {
+            return ExitCode::from(2);
         };
         let name = path.display().to_string();
         failed |= !loaded.diagnostics.is_empty() || loaded.json_error.is_some();
@@ -193,12 +194,8 @@ fn run_check(files: &[PathBuf], json: bool) -> ExitCode {
 fn run_fmt(files: &[PathBuf], write: bool, check_only: bool, to: Option<Form>) -> ExitCode {
     let mut unformatted = false;
     for path in files {
-        let loaded = match load(path) {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::from(2);
-            }
+        let Some(loaded) = load_or_report(path) else {
+            return ExitCode::from(2);
         };
         if loaded.json_error.is_some() || !loaded.diagnostics.is_empty() {
             eprintln!(
