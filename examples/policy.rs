@@ -13,7 +13,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
-use zt_core::policy::{Diagnostic, Policy, check, from_json, parse, print, render_all, to_json};
+use zt_core::policy::{
+    Diagnostic, Policy, check, from_json, parse, print, push_limited, render_all, to_json,
+};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
@@ -102,7 +104,9 @@ fn load(path: &Path) -> Result<Loaded, String> {
         });
     }
     let (policy, mut diagnostics) = parse(&source);
-    diagnostics.extend(check(&policy, &source));
+    for diagnostic in check(&policy, &source) {
+        push_limited(&mut diagnostics, diagnostic);
+    }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     Ok(Loaded {
         source,
@@ -148,7 +152,7 @@ fn run_check(files: &[PathBuf], json: bool) -> ExitCode {
                 };
                 let (end_line, end_column) = end.line_column(&loaded.source);
                 all.push(json!({
-                    "file": name, "severity": "error", "code": d.code, "message": d.message,
+                    "file": name, "severity": d.severity.as_str(), "code": d.code, "message": d.message,
                     "line": line, "column": column, "end_line": end_line, "end_column": end_column,
                     "hint": d.hint,
                 }));

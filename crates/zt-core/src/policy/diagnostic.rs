@@ -11,13 +11,17 @@ pub enum Severity {
     Error,
     /// The policy works but is probably not what was meant (lint).
     Warning,
+    /// Information, e.g. that further diagnostics were suppressed.
+    Note,
 }
 
 impl Severity {
-    fn as_str(self) -> &'static str {
+    /// The severity as printed: `error`, `warning` or `note`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Error => "error",
             Self::Warning => "warning",
+            Self::Note => "note",
         }
     }
 }
@@ -63,6 +67,9 @@ impl Diagnostic {
 
     /// Renders the diagnostic in the terminal format of docs/policy.md section 9.
     pub fn render(&self, file: &str, source: &str) -> String {
+        if self.severity == Severity::Note {
+            return format!("note: {}", self.message);
+        }
         let (line, column) = self.line_column(source);
         let number = line.to_string();
         let pad = " ".repeat(number.len());
@@ -103,19 +110,21 @@ impl Diagnostic {
     }
 }
 
-/// Diagnostics kept per policy; one more says that further ones were suppressed.
-pub(crate) const MAX_DIAGNOSTICS: usize = 100;
+/// Diagnostics kept per policy; a note after them says that further ones were suppressed.
+pub const MAX_DIAGNOSTICS: usize = 100;
 
-/// Adds `diagnostic` unless the limit is reached (the first diagnostic over it is replaced
-/// by a note that further ones are suppressed).
-pub(crate) fn push_limited(diagnostics: &mut Vec<Diagnostic>, diagnostic: Diagnostic) {
+/// Adds `diagnostic` unless 100 are already there; the first one over the limit becomes
+/// the note `further diagnostics suppressed`, later ones are dropped.
+pub fn push_limited(diagnostics: &mut Vec<Diagnostic>, diagnostic: Diagnostic) {
     match diagnostics.len() {
         n if n < MAX_DIAGNOSTICS => diagnostics.push(diagnostic),
-        MAX_DIAGNOSTICS => diagnostics.push(Diagnostic::error(
-            "limit",
-            diagnostic.span,
-            format!("more than {MAX_DIAGNOSTICS} problems; further diagnostics suppressed"),
-        )),
+        MAX_DIAGNOSTICS => diagnostics.push(Diagnostic {
+            severity: Severity::Note,
+            code: "limit",
+            message: "further diagnostics suppressed".into(),
+            span: Span::new(usize::MAX, usize::MAX),
+            hint: None,
+        }),
         _ => {}
     }
 }
@@ -132,7 +141,7 @@ pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
 /// Renders all diagnostics and the summary line (`{file}: N errors` or `ok (R rules)`).
 pub fn render_all(file: &str, source: &str, diagnostics: &[Diagnostic], rules: usize) -> String {
     let mut sorted: Vec<&Diagnostic> = diagnostics.iter().collect();
-    sorted.sort_by_key(|d| (d.span.start, d.span.end));
+    sorted.sort_by_key(|d| (d.severity == Severity::Note, d.span.start, d.span.end));
     let mut out = String::new();
     for diagnostic in &sorted {
         out.push_str(&diagnostic.render(file, source));
@@ -142,9 +151,12 @@ pub fn render_all(file: &str, source: &str, diagnostics: &[Diagnostic], rules: u
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    let warnings = sorted.len() - errors;
+    let warnings = sorted
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    if sorted.is_empty() {
+    if errors + warnings == 0 {
         let _ = writeln!(out, "{file}: ok ({})", plural(rules, "rule"));
     } else if warnings == 0 {
         let _ = writeln!(out, "{file}: {}", plural(errors, "error"));

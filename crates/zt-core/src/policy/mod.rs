@@ -31,7 +31,7 @@ pub use ast::{
     Attribute, Comparison, Condition, Literal, Operator, Policy, Rule, RuleEffect, Value,
 };
 pub use check::check;
-pub use diagnostic::{Diagnostic, Severity, render_all};
+pub use diagnostic::{Diagnostic, MAX_DIAGNOSTICS, Severity, push_limited, render_all};
 pub use json::{JsonError, from_json, to_json};
 pub use parser::{MAX_SOURCE_BYTES, parse};
 pub use pretty::print;
