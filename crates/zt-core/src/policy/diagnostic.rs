@@ -122,7 +122,8 @@ pub fn push_limited(diagnostics: &mut Vec<Diagnostic>, diagnostic: Diagnostic) {
             severity: Severity::Note,
             code: "limit",
             message: "further diagnostics suppressed".into(),
-            span: Span::new(usize::MAX, usize::MAX),
+            // Where the first suppressed diagnostic was; notes are printed last anyway.
+            span: diagnostic.span,
             hint: None,
         }),
         _ => {}
