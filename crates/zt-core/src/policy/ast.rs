@@ -102,7 +102,7 @@ impl Attribute {
             if index > 0 {
                 out.push('.');
             }
-            if is_segment_word(segment) {
+            if super::lexer::is_segment(segment) {
                 out.push_str(segment);
             } else {
                 out.push_str(&super::lexer::quote(segment));
@@ -110,15 +110,6 @@ impl Attribute {
         }
         out
     }
-}
-
-/// Whether `text` can be written as a bare attribute segment.
-pub(crate) fn is_segment_word(text: &str) -> bool {
-    let mut bytes = text.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A comparison or test of an attribute against a literal.

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ast::{Attribute, Condition, Policy, Rule, RuleEffect, Value};
-use super::lexer::{MAX_DURATION, MAX_SEGMENT, MAX_SEGMENTS, MAX_STRING, is_forbidden};
+use super::lexer::{MAX_DURATION, MAX_SEGMENT, MAX_SEGMENTS, MAX_STRING, is_forbidden, is_word};
 use super::parser::{MAX_DEPTH, MAX_LEAVES, MAX_LIST, MAX_RULES, MAX_SOURCE_BYTES};
 
 /// Format version of the JSON form.
@@ -204,13 +204,7 @@ fn leaf(pointer: &str, leaves: &mut usize) -> Result<(), Refusal> {
 
 fn check_attribute(attr: &Attribute, pointer: &str) -> Result<(), Refusal> {
     let segments = &attr.segments;
-    let first_is_word = segments.first().is_some_and(|first| {
-        let mut bytes = first.bytes();
-        bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    });
+    let first_is_word = segments.first().is_some_and(|first| is_word(first));
     if !(2..=MAX_SEGMENTS).contains(&segments.len())
         || !first_is_word
         || segments
@@ -267,14 +261,6 @@ fn items_of(value: &Value) -> &[super::ast::Literal] {
         Value::Range(bounds) => bounds.as_slice(),
         _ => &[],
     }
-}
-
-fn is_word(text: &str) -> bool {
-    let mut bytes = text.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Whether `text` can be written between slashes: not empty, no LF, no unescaped `/`,

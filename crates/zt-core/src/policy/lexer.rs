@@ -71,6 +71,21 @@ fn is_word_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
+/// Whether `text` is a word: `[A-Za-z_][A-Za-z0-9_-]*`.
+pub(crate) fn is_word(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(is_word_start) && bytes.all(is_word_char)
+}
+
+/// Whether `text` is a bare attribute segment: `[A-Za-z0-9_][A-Za-z0-9_-]*`.
+pub(crate) fn is_segment(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || is_word_start(b))
+        && bytes.all(is_word_char)
+}
+
 /// Characters refused anywhere: controls other than tab/LF/CR, and bidi controls.
 pub(crate) fn is_forbidden(c: char) -> bool {
     (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
