@@ -394,14 +394,13 @@ impl Writer {
                 // Refuse new sends, then write every event already accepted (some may
                 // have been queued behind the shutdown request), then seal.
                 rx.close();
+                // Only one shutdown is ever sent (`closed` guards it).
+                let mut no_second_shutdown = None;
                 while let Some(message) = runtime.block_on(rx.recv()) {
-                    let mut late_replies = Vec::new();
-                    let mut ignored = None;
-                    self.take(message, &mut late_replies, &mut ignored);
+                    self.take(message, &mut replies, &mut no_second_shutdown);
                     if self.buffer.len() >= MAX_BATCH_BYTES {
                         self.write();
                     }
-                    replies.extend(late_replies);
                 }
                 self.chain_event(&AuditEvent::new(EventKind::AuditSealed));
                 self.write();
