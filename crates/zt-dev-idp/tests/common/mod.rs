@@ -152,16 +152,19 @@ pub(crate) fn pkce() -> (String, String) {
 
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:4321/callback";
 
+/// The authorization request parameters of the default client, without PKCE.
+pub(crate) const AUTHORIZE_PARAMS: [(&str, &str); 6] = [
+    ("response_type", "code"),
+    ("client_id", "zt-dev"),
+    ("redirect_uri", REDIRECT),
+    ("scope", "openid profile email groups"),
+    ("state", "st4te"),
+    ("nonce", "n0nce"),
+];
+
 /// Builds an /authorize URL for the default client.
 pub(crate) fn authorize_url(idp: &RunningDevIdp, extra: &[(&str, &str)]) -> String {
-    let mut pairs: Vec<(&str, &str)> = vec![
-        ("response_type", "code"),
-        ("client_id", "zt-dev"),
-        ("redirect_uri", REDIRECT),
-        ("scope", "openid profile email groups"),
-        ("state", "st4te"),
-        ("nonce", "n0nce"),
-    ];
+    let mut pairs: Vec<(&str, &str)> = AUTHORIZE_PARAMS.to_vec();
     pairs.extend_from_slice(extra);
     format!("{}/authorize?{}", idp.issuer(), form(&pairs))
 }
@@ -188,16 +191,14 @@ pub(crate) async fn login(
         .post(
             &format!("{}/authorize", idp.issuer()),
             &[
-                ("response_type", "code"),
-                ("client_id", "zt-dev"),
-                ("redirect_uri", REDIRECT),
-                ("scope", "openid profile email groups"),
-                ("state", "st4te"),
-                ("nonce", "n0nce"),
-                ("code_challenge", challenge),
-                ("code_challenge_method", "S256"),
-                ("username", username),
-            ],
+                AUTHORIZE_PARAMS.as_slice(),
+                &[
+                    ("code_challenge", challenge),
+                    ("code_challenge_method", "S256"),
+                    ("username", username),
+                ],
+            ]
+            .concat(),
             &[],
         )
         .await;
