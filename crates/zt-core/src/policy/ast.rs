@@ -20,10 +20,10 @@ pub struct Policy {
     pub(crate) failed_headers: Vec<(String, Span)>,
 }
 
-/// `allow` or `deny`.
+/// `allow` or `deny`: what a rule grants and what a decision is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RuleEffect {
+pub enum Effect {
     /// Grants access unless a deny rule matches.
     Allow,
     /// Refuses access, overriding every allow.
@@ -38,7 +38,7 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<String>,
     /// `allow` or `deny`.
-    pub effect: RuleEffect,
+    pub effect: Effect,
     /// The rule id.
     pub id: String,
     /// Inactive before this instant (RFC 3339, as written).

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ast::{Attribute, Condition, Policy, Rule, RuleEffect, Value};
+use super::ast::{Attribute, Condition, Effect, Policy, Rule, Value};
 use super::lexer::{MAX_DURATION, MAX_SEGMENT, MAX_SEGMENTS, MAX_STRING, is_forbidden, is_word};
 use super::parser::{MAX_DEPTH, MAX_LEAVES, MAX_LIST, MAX_RULES, MAX_SOURCE_BYTES};
 
@@ -112,7 +112,7 @@ fn check_comments(comments: &[String], pointer: &str) -> Result<(), Refusal> {
 /// checker's, as for text).
 fn check_rule(rule: &Rule, pointer: &str) -> Result<(), Refusal> {
     check_comments(&rule.comments, &format!("{pointer}/comments"))?;
-    if rule.reason.is_some() && rule.effect == RuleEffect::Allow {
+    if rule.reason.is_some() && rule.effect == Effect::Allow {
         return Err((
             format!("{pointer}/reason"),
             "`reason` is only allowed on deny rules".into(),

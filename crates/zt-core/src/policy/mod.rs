@@ -18,7 +18,12 @@
 
 mod ast;
 mod check;
+mod compile;
+mod context;
 mod diagnostic;
+mod engine;
+mod eval;
+mod fixture;
 mod json;
 mod lexer;
 mod literal;
@@ -27,11 +32,14 @@ mod pretty;
 mod schema;
 mod span;
 
-pub use ast::{
-    Attribute, Comparison, Condition, Literal, Operator, Policy, Rule, RuleEffect, Value,
-};
+pub use ast::{Attribute, Comparison, Condition, Effect, Literal, Operator, Policy, Rule, Value};
 pub use check::check;
+pub use context::{
+    HostName, KubeAttributes, Protocol, RequestContext, SshAttributes, SshChannel, canonical_ip,
+};
 pub use diagnostic::{Diagnostic, MAX_DIAGNOSTICS, Severity, push_limited, render_all};
+pub use engine::{CompileError, Decision, Engine, FailedConjunct, Reason, RuleResult, TraceEntry};
+pub use fixture::{Case, Expectation, FixtureError, RequestFixture, parse_cases};
 pub use json::{JsonError, from_json, to_json};
 pub use parser::{MAX_SOURCE_BYTES, parse};
 pub use pretty::print;

@@ -2,7 +2,7 @@
 //! (docs/policy.md, section 3).
 
 use super::ast::{
-    Attribute, Comparison, Condition, Literal, Operator, Policy, Rule, RuleEffect, Value,
+    Attribute, Comparison, Condition, Effect, Literal, Operator, Policy, Rule, Value,
 };
 use super::diagnostic::push_limited;
 use super::lexer::{Token, tokenize};
@@ -268,8 +268,8 @@ impl Parser {
         let (effect_token, start) = self.advance().ok_or(Reported)?;
         self.rule_start = start.start;
         let effect = match effect_token {
-            Token::Word(word) if word == "deny" => RuleEffect::Deny,
-            _ => RuleEffect::Allow,
+            Token::Word(word) if word == "deny" => Effect::Deny,
+            _ => Effect::Allow,
         };
         let (id, id_span) = self.string("a quoted rule id")?;
         self.header = Some((id.clone(), id_span));
@@ -293,7 +293,7 @@ impl Parser {
             let keyword = self.span();
             self.advance();
             let (value, span) = self.string("a quoted reason")?;
-            if effect == RuleEffect::Allow {
+            if effect == Effect::Allow {
                 return self.fail(
                     "syntax",
                     keyword,

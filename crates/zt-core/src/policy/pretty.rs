@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::ast::{Attribute, Condition, Literal, Policy, Rule, RuleEffect, Value};
+use super::ast::{Attribute, Condition, Effect, Literal, Policy, Rule, Value};
 use super::lexer::quote;
 
 /// Prints `policy` in canonical form; the output parses back to the same AST.
@@ -38,8 +38,8 @@ fn print_rule(out: &mut String, rule: &Rule) {
         let _ = writeln!(out, "#{comment}");
     }
     let effect = match rule.effect {
-        RuleEffect::Allow => "allow",
-        RuleEffect::Deny => "deny",
+        Effect::Allow => "allow",
+        Effect::Deny => "deny",
     };
     let _ = write!(out, "{effect} {}", quote(&rule.id));
     if let Some(from) = &rule.from {
@@ -81,6 +81,13 @@ fn print_operand(out: &mut String, condition: &Condition) {
     } else {
         print_condition(out, condition);
     }
+}
+
+/// One condition in canonical form (for traces and lint messages).
+pub(crate) fn condition_text(condition: &Condition) -> String {
+    let mut out = String::new();
+    print_condition(&mut out, condition);
+    out
 }
 
 fn print_condition(out: &mut String, condition: &Condition) {
