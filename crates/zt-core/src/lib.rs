@@ -2,8 +2,9 @@
 //!
 //! - [`identity`]: who is calling. OIDC/JWT verification against trusted issuers with
 //!   JWKS rotation, a verified-token cache, and SPIFFE X.509-SVID workload identities.
-//! - [`policy`]: the policy language (front end so far: parser, AST, JSON form,
-//!   diagnostics; see `docs/policy.md`).
+//! - [`policy`]: the policy language and its engine: parser with diagnostics, type
+//!   checker, JSON form, formatter, linter, and compiled, indexed decisions
+//!   (see `docs/policy.md`).
 //! - [`audit`]: what was decided. Tamper-evident audit events written by a bounded,
 //!   never-silently-dropping pipeline.
 //!
@@ -23,6 +24,11 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/identity.md")]
 struct IdentityGuideDoctests;
+
+/// The policy reference's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/policy.md")]
+struct PolicyReferenceDoctests;
 
 /// The audit guide's examples, compiled as doctests.
 #[cfg(doctest)]

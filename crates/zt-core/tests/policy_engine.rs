@@ -487,3 +487,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn engines_are_shared_across_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Engine>();
+    let engine = std::sync::Arc::new(engine("allow \"a\" when request.method == \"GET\"\n"));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                let request = fixture(json!({"request": {"method": "GET"}}));
+                engine.decide(&request.context()).is_allowed()
+            })
+        })
+        .collect();
+    assert!(handles.into_iter().all(|h| h.join().unwrap()));
+}

@@ -1,10 +1,10 @@
 //! The zt policy language: text and JSON forms of one AST, parsed with spans and
 //! diagnostics (docs/policy.md is the reference).
 //!
-//! This module currently provides the front end: lexer, parser with error recovery,
-//! the AST with its JSON form and canonical pretty-printer, diagnostics rendered as the
-//! reference specifies, the attribute schema and the type checker. The
-//! type checker, compiler and evaluator follow the same document.
+//! The front end (lexer, parser with error recovery, AST with its JSON form and canonical
+//! pretty-printer, diagnostics, schema and type checker, linter) and the engine
+//! ([`Engine`]: compiled once, indexed, deciding a [`RequestContext`] without touching
+//! the heap), plus request fixtures for tests and tools.
 //!
 //! ```
 //! use zt_core::policy::{parse, render_all};
@@ -26,6 +26,7 @@ mod eval;
 mod fixture;
 mod json;
 mod lexer;
+mod lint;
 mod literal;
 mod parser;
 mod pretty;
@@ -41,6 +42,7 @@ pub use diagnostic::{Diagnostic, MAX_DIAGNOSTICS, Severity, push_limited, render
 pub use engine::{CompileError, Decision, Engine, FailedConjunct, Reason, RuleResult, TraceEntry};
 pub use fixture::{Case, Expectation, FixtureError, RequestFixture, parse_cases};
 pub use json::{JsonError, from_json, to_json};
+pub use lint::lint;
 pub use parser::{MAX_SOURCE_BYTES, parse};
 pub use pretty::print;
 pub use schema::{AttrType, resolve};
