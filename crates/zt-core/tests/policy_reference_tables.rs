@@ -12,8 +12,10 @@ fn doc() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.md")).unwrap()
 }
 
-/// (section title, policy source, header cells, rows of cells) for each example.
-fn examples(doc: &str) -> Vec<(String, String, Vec<String>, Vec<Vec<String>>)> {
+/// One worked example: section title, policy source, header cells, rows of cells.
+type Example = (String, String, Vec<String>, Vec<Vec<String>>);
+
+fn examples(doc: &str) -> Vec<Example> {
     let section = &doc[doc.find("## 11. Worked examples").unwrap()..doc.find("## 12.").unwrap()];
     section
         .split("\n### ")

@@ -269,7 +269,7 @@ impl Index {
     /// Indexes each rule of `effect` under the equality constraint whose values are
     /// shared with the fewest other rules; rules without one are always evaluated.
     fn build(rules: &[CompiledRule], effect: Effect) -> Self {
-        let candidates: Vec<(u32, Vec<(&Attr, Vec<&str>)>)> = rules
+        let candidates: Vec<(u32, Vec<IndexKey<'_>>)> = rules
             .iter()
             .enumerate()
             .filter(|(_, rule)| rule.effect == effect)
@@ -290,7 +290,7 @@ impl Index {
                 .sum()
         };
         let mut always = Vec::new();
-        let mut keyed: Vec<(Attr, HashMap<Box<str>, Vec<u32>>)> = Vec::new();
+        let mut keyed: Vec<(Attr, Bucketing)> = Vec::new();
         for (rule, keys) in &candidates {
             let Some((attr, values)) = keys.iter().min_by_key(|(attr, values)| cost(attr, values))
             else {
@@ -331,9 +331,14 @@ impl Index {
     }
 }
 
-/// The equality constraints of a condition's top-level conjuncts that the index can use:
-/// the attribute and the values one of which it must have.
-fn index_keys(when: &Expr) -> Vec<(&Attr, Vec<&str>)> {
+/// An attribute and the values one of which a rule requires it to have.
+type IndexKey<'r> = (&'r Attr, Vec<&'r str>);
+
+/// Rules by attribute value, while the index is built.
+type Bucketing = HashMap<Box<str>, Vec<u32>>;
+
+/// The equality constraints of a condition's top-level conjuncts that the index can use.
+fn index_keys(when: &Expr) -> Vec<IndexKey<'_>> {
     when.conjuncts()
         .iter()
         .filter_map(|conjunct| match conjunct {

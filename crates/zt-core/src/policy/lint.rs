@@ -47,7 +47,7 @@ const TOTAL_STEPS: usize = 1_000_000;
 ///
 /// `now` is the instant for `expired`. Warnings silenced by a `# zt-lint: allow CODE`
 /// comment of their rule are left out; the rest come in source order (by position, then
-/// code), at most [`MAX_DIAGNOSTICS`](super::MAX_DIAGNOSTICS) and a note.
+/// rule, then code), at most [`MAX_DIAGNOSTICS`](super::MAX_DIAGNOSTICS) and a note.
 pub fn lint(policy: &Policy, now: Timestamp) -> Vec<Diagnostic> {
     let rules: Vec<Analysed<'_>> = policy.rules.iter().map(Analysed::new).collect();
     let mut found: Vec<(usize, Diagnostic)> = Vec::new();
@@ -57,14 +57,11 @@ pub fn lint(policy: &Policy, now: Timestamp) -> Vec<Diagnostic> {
         }
     }
     shadowing(&rules, &mut found);
-    let mut kept: Vec<Diagnostic> = found
-        .into_iter()
-        .filter(|(index, diagnostic)| !suppressed(&policy.rules[*index], diagnostic.code))
-        .map(|(_, diagnostic)| diagnostic)
-        .collect();
-    kept.sort_by(|a, b| (a.span.start, a.code).cmp(&(b.span.start, b.code)));
+    found.retain(|(index, diagnostic)| !suppressed(&policy.rules[*index], diagnostic.code));
+    // The rule index only matters for the JSON form, whose spans are all empty.
+    found.sort_by(|(i, a), (j, b)| (a.span.start, i, a.code).cmp(&(b.span.start, j, b.code)));
     let mut out = Vec::new();
-    for diagnostic in kept {
+    for (_, diagnostic) in found {
         push_limited(&mut out, diagnostic);
     }
     out
@@ -424,22 +421,20 @@ fn contradiction(node: &Node<'_>) -> Option<Contradiction> {
     }
 }
 
-/// A fact of a conjunction, remembered for explaining a conflict: a comparison, or the
-/// protocols a comparison implies.
+/// A fact of a conjunction, remembered for explaining a conflict: a comparison, or what
+/// a comparison implies (with why).
 struct Item<'n, 'a> {
     key: Key,
     fact: Fact,
     leaf: &'n Leaf<'a>,
-    protocols: Option<&'static [&'static str]>,
+    note: Option<&'static str>,
 }
 
 impl Item<'_, '_> {
     fn describe(&self) -> String {
         let text = format!("`{}`", self.leaf.text());
-        match self.protocols {
-            Some(["kube"]) => format!("{text} (only in kube requests)"),
-            Some(["ssh"]) => format!("{text} (only in ssh requests)"),
-            Some(_) => format!("{text} (never in ssh requests)"),
+        match self.note {
+            Some(note) => format!("{text} ({note})"),
             None => text,
         }
     }
@@ -450,21 +445,21 @@ fn conflict(operands: &[Node<'_>]) -> Option<Contradiction> {
     let mut seen: Vec<Item<'_, '_>> = Vec::new();
     let mut merged = Facts::new();
     for leaf in operands.iter().filter_map(Node::as_leaf) {
-        let mut items = vec![Item {
+        let own = Item {
             key: leaf.key.clone(),
             fact: leaf.fact.clone(),
             leaf,
-            protocols: None,
-        }];
-        if let Some((protocols, fact)) = protocol_fact(&leaf.key, &leaf.fact) {
-            items.push(Item {
-                key: protocol_key(),
+            note: None,
+        };
+        let implied = implied(&leaf.key, &leaf.fact)
+            .into_iter()
+            .map(|(key, fact, note)| Item {
+                key,
                 fact,
                 leaf,
-                protocols: Some(protocols),
+                note: Some(note),
             });
-        }
-        for item in items {
+        for item in std::iter::once(own).chain(implied) {
             let fact = merged
                 .get(&item.key)
                 .map_or_else(|| item.fact.clone(), |fact| fact.intersect(&item.fact));
@@ -652,10 +647,10 @@ fn shadowed_warning(rules: &[Analysed<'_>], narrow: usize, shadow: Shadow) -> Di
     }
 }
 
-/// What a rule's top-level facts say, for finding the rules that may imply another.
+/// What a rule's condition says, for finding the rules that may imply another.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Token {
-    /// The rule constrains this attribute.
+    /// The rule compares this attribute (anywhere in its condition).
     Attr(Key),
     /// The attribute is present and may be this string.
     Is(Key, String),
@@ -767,9 +762,11 @@ fn mentioned(node: &Node<'_>, out: &mut Vec<Token>) {
     match node {
         Node::Leaf(leaf) => {
             out.push(Token::Attr(leaf.key.clone()));
-            if protocol_fact(&leaf.key, &leaf.fact).is_some() {
-                out.push(Token::Attr(protocol_key()));
-            }
+            out.extend(
+                implied(&leaf.key, &leaf.fact)
+                    .into_iter()
+                    .map(|(key, _, _)| Token::Attr(key)),
+            );
         }
         Node::And(operands, _) | Node::Or(operands) => {
             for operand in operands {
@@ -1007,15 +1004,15 @@ fn facts_of<'n>(node: &'n Node<'_>) -> Cow<'n, Facts> {
 /// Facts by attribute.
 type Facts = BTreeMap<Key, Fact>;
 
-/// Intersects `fact` into `facts`, with the protocols it implies.
+/// Intersects `fact` into `facts`, with what it implies.
 fn add_fact(facts: &mut Facts, key: &Key, fact: &Fact) {
     let merged = match facts.get(key) {
         Some(known) => known.intersect(fact),
         None => fact.clone(),
     };
     facts.insert(key.clone(), merged);
-    if let Some((_, protocol)) = protocol_fact(key, fact) {
-        add_fact(facts, &protocol_key(), &protocol);
+    for (key, fact, _) in implied(key, fact) {
+        add_fact(facts, &key, &fact);
     }
 }
 
@@ -1039,9 +1036,9 @@ enum Kind {
     ClaimExists,
 }
 
-fn protocol_key() -> Key {
+fn schema_key(name: &str) -> Key {
     Key {
-        name: "request.protocol".into(),
+        name: name.into(),
         kind: Kind::Schema,
     }
 }
@@ -1064,20 +1061,33 @@ fn protocols(name: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-/// The `request.protocol` fact implied by a fact that requires `key` to be present.
-fn protocol_fact(key: &Key, fact: &Fact) -> Option<(&'static [&'static str], Fact)> {
+/// What a fact that requires `key` to be present implies (section 1.3, 4.2): the
+/// protocols in which the attribute exists, and that there is an identity; each with a
+/// note for messages.
+fn implied(key: &Key, fact: &Fact) -> Vec<(Key, Fact, &'static str)> {
+    let mut out = Vec::new();
     if fact.absent {
-        return None;
+        return out;
     }
-    let protocols = protocols(&key.name)?;
-    let values = protocols.iter().map(|p| (*p).to_owned()).collect();
-    Some((
-        protocols,
-        Fact {
-            absent: false,
-            present: Some(Values::Strs(vec![StrAtom::In(values)])),
-        },
-    ))
+    if let Some(protocols) = protocols(&key.name) {
+        let note = match protocols {
+            ["kube"] => "only in kube requests",
+            ["ssh"] => "only in ssh requests",
+            _ => "never in ssh requests",
+        };
+        let values = protocols.iter().map(|p| (*p).to_owned()).collect();
+        let fact = Fact::present(Values::Strs(vec![StrAtom::In(values)]));
+        out.push((schema_key("request.protocol"), fact, note));
+    }
+    if key.name.starts_with("identity.") && key.name != "identity.authenticated" {
+        let fact = Fact::present(Values::Ints(Ints::bool(true)));
+        out.push((
+            schema_key("identity.authenticated"),
+            fact,
+            "only with an identity",
+        ));
+    }
+    out
 }
 
 /// Attributes that are never absent.
@@ -2028,6 +2038,8 @@ mod tests {
             "identity.claims.level >= 3 and identity.claims.level < 3",
             "identity.email_verified and identity.email_verified == false",
             "not identity.authenticated and identity.authenticated",
+            "identity.authenticated == false",
+            "identity.email == \"a@b\" and not identity.authenticated",
             "(request.host == \"a\" and request.host == \"b\")",
             "((request.host == \"a\" and request.host == \"b\") or time.hour > 23)",
         ] {
@@ -2089,6 +2101,19 @@ mod tests {
         assert_eq!(
             diagnostics[0].message,
             "rule \"r\" never matches: `ssh.login == \"root\"` (only in ssh requests) contradicts `kube.verb == \"get\"` (only in kube requests)"
+        );
+    }
+
+    #[test]
+    fn identity_attributes_need_an_identity() {
+        let diagnostics = lint_at(
+            "allow \"r\" when identity.groups has \"a\" and not identity.authenticated\n",
+            NOW,
+        );
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(
+            diagnostics[0].message,
+            "rule \"r\" never matches: `not identity.authenticated` contradicts `identity.groups has \"a\"` (only with an identity)"
         );
     }
 
@@ -2167,6 +2192,7 @@ mod tests {
                 "identity.auth_age <= 2h or identity.groups has \"eng\"",
             ),
             ("identity.groups has \"eng\"", "true"),
+            ("identity.groups has \"eng\"", "identity.authenticated"),
             (
                 "identity.groups has \"eng\" and request.path == \"/admin/users\"",
                 "request.path starts_with \"/admin\"",
@@ -2331,6 +2357,12 @@ mod tests {
             assert_eq!(codes(&source), [""; 0], "{condition}");
         }
         assert_eq!(codes("deny \"r\" when request.host == \"a\"\n"), [""; 0]);
+        assert_eq!(
+            codes(
+                "allow \"r\" when not identity.authenticated and not identity.groups has \"a\"\n"
+            ),
+            [WITHOUT_IDENTITY]
+        );
         let suppressed = "# Anonymous health checks.\n# zt-lint: allow allow-without-identity\nallow \"r\" when request.path == \"/healthz\"\n";
         assert_eq!(codes(suppressed), [""; 0]);
     }
