@@ -504,3 +504,88 @@ fn engines_are_shared_across_threads() {
         .collect();
     assert!(handles.into_iter().all(|h| h.join().unwrap()));
 }
+
+#[test]
+fn fixtures_normalise_hosts_once_like_enforcement_points() {
+    let engine =
+        engine("deny \"d\" when request.host == \"admin.example.com\"\nallow \"a\" when true\n");
+    let decide = |host: &str| {
+        let request = fixture(json!({"request": {"host": host}}));
+        engine.decide(&request.context()).is_allowed()
+    };
+    assert!(!decide("Admin.Example.com.:443"));
+    assert!(
+        decide("admin.example.com.."),
+        "one trailing dot is stripped, not two"
+    );
+    assert!(decide("admin.example.com:1:443"));
+    let ssh = |host: &str| {
+        let engine = self::engine("allow \"a\" when ssh.host == \"db.prod.internal\"\n");
+        let request = fixture(json!({"ssh": {"login": "x", "host": host}}));
+        engine.decide(&request.context()).is_allowed()
+    };
+    assert!(ssh("DB.prod.internal."));
+}
+
+#[test]
+fn fixtures_refuse_requests_no_enforcement_point_makes() {
+    for document in [
+        json!({"ssh": {"login": "x", "host": "h", "command": "ls", "channel": "x11"}}),
+        json!({"ssh": {"login": "x", "host": "h", "command": "ls", "subsystem": "sftp"}}),
+        json!({"ssh": {"login": "x", "host": "h", "port": 0}}),
+        json!({"kube": {"verb": "get"}, "ssh": {"login": "x", "host": "h"}}),
+        json!({"request": {"protocol": "kube"}}),
+        json!({"request": {"hots": "x"}}),
+        json!({"identity": {"kind": "service"}}),
+    ] {
+        let mut document = document;
+        document["now"] = json!("2026-11-23T12:00:00Z");
+        assert!(
+            RequestFixture::from_json(&document, None).is_err(),
+            "{document}"
+        );
+    }
+    assert!(
+        RequestFixture::from_json(&json!({}), None).is_err(),
+        "now is required"
+    );
+}
+
+#[test]
+fn a_rule_keyed_by_several_groups_is_evaluated_once() {
+    let source: String = (0..12)
+        .map(|i| format!("allow \"r{i}\" when identity.groups has-any [\"a\", \"b\", \"c\"]\n"))
+        .collect();
+    let engine = engine(&source);
+    let request = fixture(json!({"identity": {"groups": ["c", "b", "a"]}}));
+    let decision = engine.decide(&request.context());
+    assert_eq!(decision.rules().len(), 12);
+}
+
+#[test]
+fn hand_built_policies_get_the_parsers_structural_checks() {
+    use zt_core::policy::{Condition, Policy, parse};
+    let (mut policy, _) = parse("allow \"a\" when true\n");
+    policy.rules[0].when = Condition::And(Vec::new());
+    let error = Engine::compile(&policy).unwrap_err();
+    assert!(
+        error.to_string().contains("at least two operands"),
+        "{error}"
+    );
+    let mut deep = Condition::Const(true);
+    for _ in 0..100_000 {
+        deep = Condition::Not(Box::new(deep));
+    }
+    let (mut policy, _) = parse("allow \"a\" when true\n");
+    policy.rules[0].when = deep;
+    let error = Engine::compile(&policy).unwrap_err();
+    assert!(error.to_string().contains("nest deeper"), "{error}");
+    // Dropping 100,000 nested nodes recursively is the AST's own business; keep the stack
+    // small by unwinding it iteratively.
+    let mut node = std::mem::replace(&mut policy.rules[0].when, Condition::Const(true));
+    while let Condition::Not(inner) = node {
+        node = *inner;
+    }
+    assert!(Engine::from_source("allow \"a\" when identity.claims.admin in [true]\n").is_err());
+    assert!(Engine::from_source("allow \"a\" when request.header.\"x y\" exists\n").is_err());
+}

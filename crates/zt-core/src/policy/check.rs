@@ -22,6 +22,22 @@ const MAX_REASON: usize = 1024;
 /// problem found.
 pub fn check(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
+    // What the parser guarantees for text, for policies built any other way; the checks
+    // below recurse and assume bounded nesting.
+    if let Err((pointer, message)) = super::json::check_structure(policy) {
+        let span = pointer
+            .strip_prefix("/rules/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|index| index.parse::<usize>().ok())
+            .and_then(|index| policy.rules.get(index))
+            .map_or(Span::default(), |rule| rule.span);
+        diagnostics.push(Diagnostic::error(
+            "syntax",
+            span,
+            format!("{message} (at {pointer})"),
+        ));
+        return diagnostics;
+    }
     // The bundled database, not the host's, and the exact IANA spelling.
     if let Some((name, span)) = &policy.timezone
         && jiff::tz::TimeZoneDatabase::bundled()
@@ -265,6 +281,12 @@ fn check_comparison(comparison: &Comparison, ty: AttrType) -> Result<(), Diagnos
                 let Some(first) = items.first() else {
                     return Err(bad(value.span, "a list must not be empty".into(), None));
                 };
+                if ty == T::Dynamic && matches!(first.value, Value::Bool(_)) {
+                    return Err(mismatch(Some(
+                        "claims are listed as strings or integers; compare booleans with `==`"
+                            .into(),
+                    )));
+                }
                 // Claims take their type from the literal: one type for the whole list.
                 let kind = std::mem::discriminant(&first.value);
                 if items

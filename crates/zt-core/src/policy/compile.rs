@@ -142,6 +142,7 @@ pub(crate) enum Pred {
     /// Networks as (masked address, prefix length).
     IpIn(Box<[(IpAddr, u8)]>),
     Has(Box<str>),
+    /// Sorted.
     HasAny(Box<[Box<str>]>),
     HasAll(Box<[Box<str>]>),
 }
@@ -290,7 +291,12 @@ fn predicate(ty: AttrType, op: Operator, literal: &Literal) -> Result<Pred, Diag
                 .map_err(|(message, _)| unsupported(span, &message));
         }
         (Operator::Has, Value::String(s)) => return Ok(Pred::Has(s.as_str().into())),
-        (Operator::HasAny, Value::List(items)) => return Ok(Pred::HasAny(strings(items)?)),
+        (Operator::HasAny, Value::List(items)) => {
+            let mut sorted = strings(items)?.into_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            return Ok(Pred::HasAny(sorted.into()));
+        }
         (Operator::HasAll, Value::List(items)) => return Ok(Pred::HasAll(strings(items)?)),
         _ => {}
     }

@@ -37,16 +37,17 @@ impl Protocol {
 pub struct HostName<'a>(Cow<'a, str>);
 
 impl<'a> HostName<'a> {
-    /// Normalises a `Host` header or `:authority` value: strips the port (IPv6 literals
-    /// keep their brackets) and one trailing `.`, and lower-cases ASCII letters.
+    /// Normalises a `Host` header or `:authority` value: strips a `:port` (IPv6 literals
+    /// keep their brackets; anything else after `]` is kept, so it matches no literal)
+    /// and one trailing `.`, and lower-cases ASCII letters.
     pub fn normalize(raw: &'a str) -> Self {
-        let without_port = if raw.starts_with('[') {
-            raw.find(']').map_or(raw, |end| &raw[..=end])
-        } else {
-            match raw.rsplit_once(':') {
-                Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-                _ => raw,
+        let is_port = |port: &str| port.bytes().all(|b| b.is_ascii_digit());
+        let without_port = match raw.rsplit_once(':') {
+            // `[v6]:port`, or `name:port` (a bare IPv6 address has more colons).
+            Some((host, port)) if is_port(port) && (host.ends_with(']') || !host.contains(':')) => {
+                host
             }
+            _ => raw,
         };
         let host = without_port.strip_suffix('.').unwrap_or(without_port);
         if host.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -146,11 +147,12 @@ pub struct SshAttributes {
 }
 
 impl SshAttributes {
-    /// The connect decision for `login@host:port`; the host is lower-cased.
+    /// The connect decision for `login@host:port`; the host is lower-cased, without one
+    /// trailing `.`.
     pub fn new(login: impl Into<String>, host: &str, port: u16) -> Self {
         Self {
             login: login.into(),
-            host: host.to_ascii_lowercase(),
+            host: host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase(),
             port,
             channel: None,
             command: None,
@@ -387,6 +389,10 @@ mod tests {
             ("example.com.:8080", "example.com"),
             ("[2001:DB8::1]:443", "[2001:db8::1]"),
             ("[::1]", "[::1]"),
+            ("[::1]x", "[::1]x"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("::1", "::1"),
+            ("host:", "host"),
             ("plain", "plain"),
         ] {
             assert_eq!(HostName::normalize(raw).as_str(), host, "{raw}");

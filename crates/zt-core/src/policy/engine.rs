@@ -219,8 +219,9 @@ impl Engine {
     }
 
     fn collect(&self, index: &Index, scope: &Scope<'_, '_>, matched: &mut Matches) {
+        // A rule keyed by several values (`has-any`) can come up more than once.
         let mut consider = |rule: u32| {
-            if self.matches(rule, scope) {
+            if !matched.contains(&rule) && self.matches(rule, scope) {
                 matched.push(rule);
             }
         };

@@ -82,8 +82,8 @@ impl<'s, 'c> Scope<'s, 'c> {
         Some(match attr {
             Attr::Authenticated => Val::Bool(identity.is_some()),
             Attr::Kind => borrowed(match id?.kind {
+                IdentityKind::User => "user",
                 IdentityKind::Workload => "workload",
-                _ => "user",
             }),
             Attr::Sub => borrowed(&id?.subject),
             Attr::Issuer => borrowed(&id?.issuer),
@@ -217,7 +217,9 @@ fn apply_set<'v>(pred: &Pred, set: impl Iterator<Item = &'v str> + Clone) -> Opt
     let mut set = set;
     Some(match pred {
         Pred::Has(literal) => set.any(|item| item == &**literal),
-        Pred::HasAny(list) => set.any(|item| list.iter().any(|wanted| item == &**wanted)),
+        Pred::HasAny(sorted) => {
+            set.any(|item| sorted.binary_search_by(|w| (**w).cmp(item)).is_ok())
+        }
         Pred::HasAll(list) => list
             .iter()
             .all(|wanted| set.clone().any(|item| item == &**wanted)),
@@ -262,15 +264,45 @@ pub(crate) fn in_network(address: IpAddr, network: IpAddr, prefix: u8) -> bool {
 }
 
 /// `request.query.<key>`: the first pair whose decoded key is `key`, decoded; absent if
-/// that pair is not UTF-8 after decoding.
+/// that pair is not UTF-8 after decoding. Keys are compared without decoding them into
+/// memory.
 fn query_value<'q>(query: &'q str, key: &str) -> Option<Cow<'q, str>> {
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        if form_decode(raw_key).is_some_and(|decoded| decoded == key) {
+        if form_decoded_bytes(raw_key).eq(key.bytes()) {
             return form_decode(raw_value);
         }
     }
     None
+}
+
+/// The bytes `application/x-www-form-urlencoded` decoding gives: `+` is a space, `%XX`
+/// a byte, anything else itself (a `%` without two hex digits too).
+fn form_decoded_bytes(raw: &str) -> impl Iterator<Item = u8> + '_ {
+    let mut bytes = raw.bytes();
+    std::iter::from_fn(move || {
+        let byte = bytes.next()?;
+        Some(match byte {
+            b'+' => b' ',
+            b'%' => {
+                let mut ahead = bytes.clone();
+                match (ahead.next().and_then(hex), ahead.next().and_then(hex)) {
+                    (Some(high), Some(low)) => {
+                        bytes = ahead;
+                        high << 4 | low
+                    }
+                    _ => b'%',
+                }
+            }
+            other => other,
+        })
+    })
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    char::from(byte)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, then percent-decoding;
@@ -315,6 +347,10 @@ mod tests {
         assert_eq!(query_value(query, "page[size]").as_deref(), Some("10"));
         assert_eq!(query_value(query, "missing"), None);
         assert!(matches!(query_value(query, "a"), Some(Cow::Borrowed(_))));
+        assert_eq!(query_value("x+y=1&%61=%", "a").as_deref(), Some("%"));
+        assert_eq!(query_value("x+y=1", "x y").as_deref(), Some("1"));
+        assert_eq!(query_value("%zz=1&%=2", "%zz").as_deref(), Some("1"));
+        assert_eq!(query_value("%=2", "%").as_deref(), Some("2"));
     }
 
     #[test]

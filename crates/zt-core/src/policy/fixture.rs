@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::Effect;
 use super::context::{
-    HostName, KubeAttributes, Protocol, RequestContext, SshAttributes, SshChannel, canonical_ip,
+    KubeAttributes, Protocol, RequestContext, SshAttributes, SshChannel, canonical_ip,
 };
 use super::engine::Decision;
 use super::literal::instant;
@@ -179,9 +179,8 @@ impl RequestFixture {
             now,
             identity,
             method: request.method,
-            host: request
-                .host
-                .map(|raw| HostName::normalize(&raw).as_str().to_owned()),
+            // Raw, as received: `context` normalises it once, like an enforcement point.
+            host: request.host,
             path: request.path,
             route: request.route,
             query: request.query,
@@ -326,6 +325,15 @@ impl SshDoc {
         let port = self.port.unwrap_or(22);
         if port == 0 {
             return Err("`ssh.port` must be 1 to 65535".into());
+        }
+        let on_session = self.command.is_some() || self.subsystem.is_some();
+        if self.command.is_some() && self.subsystem.is_some() {
+            return Err("`ssh.command` and `ssh.subsystem` are separate requests".into());
+        }
+        if on_session && self.channel.as_deref().is_some_and(|c| c != "session") {
+            return Err(
+                "`ssh.command` and `ssh.subsystem` are requests on a `session` channel".into(),
+            );
         }
         let mut ssh = SshAttributes::new(self.login, &self.host, port);
         if let Some(command) = self.command {

@@ -72,28 +72,34 @@ pub fn from_json(json: &str) -> Result<Policy, JsonError> {
                 .into(),
         ));
     }
-    check_comments(&document.comments, "/comments").map_err(|(p, m)| error(p, m))?;
-    check_comments(&document.trailing_comments, "/trailing_comments")
-        .map_err(|(p, m)| error(p, m))?;
-    if document.rules.len() > MAX_RULES {
-        return Err(error(
-            "/rules".into(),
-            format!("more than {MAX_RULES} rules"),
-        ));
-    }
-    for (index, rule) in document.rules.iter().enumerate() {
-        check_rule(rule, &format!("/rules/{index}")).map_err(|(p, m)| error(p, m))?;
-    }
-    Ok(Policy {
+    let policy = Policy {
         comments: document.comments,
         timezone: document.timezone.map(|name| (name, super::Span::default())),
         rules: document.rules,
         trailing_comments: document.trailing_comments,
         failed_headers: Vec::new(),
-    })
+    };
+    check_structure(&policy).map_err(|(p, m)| error(p, m))?;
+    Ok(policy)
 }
 
-type Refusal = (String, String);
+/// A structural problem: JSON pointer and message.
+pub(crate) type Refusal = (String, String);
+
+/// The structural rules the text syntax implies (comments, rule count, `and`/`or` with
+/// two operands, nesting depth, leaves, lengths), for policies that did not come from the
+/// parser: the JSON form, or built by hand. Recursion stops at the depth limit.
+pub(crate) fn check_structure(policy: &Policy) -> Result<(), Refusal> {
+    check_comments(&policy.comments, "/comments")?;
+    check_comments(&policy.trailing_comments, "/trailing_comments")?;
+    if policy.rules.len() > MAX_RULES {
+        return Err(("/rules".into(), format!("more than {MAX_RULES} rules")));
+    }
+    for (index, rule) in policy.rules.iter().enumerate() {
+        check_rule(rule, &format!("/rules/{index}"))?;
+    }
+    Ok(())
+}
 
 /// Comments the text form can carry: one line, no control characters, no trailing space.
 fn check_comments(comments: &[String], pointer: &str) -> Result<(), Refusal> {

@@ -155,6 +155,16 @@ fn header(name: &str, span: Span) -> Result<AttrType, Diagnostic> {
         )
         .with_hint("credentials are checked by the verifier; write conditions on `identity.*`"));
     }
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(Diagnostic::error(
+            "unknown-attribute",
+            span,
+            format!("{} is not a header name", super::lexer::quote(name)),
+        )
+        .with_hint(
+            "header names are tokens (RFC 9110): letters, digits and ! # $ % & ' * + - . ^ _ ` | ~",
+        ));
+    }
     if lower != name {
         return Err(Diagnostic::error(
             "unknown-attribute",
