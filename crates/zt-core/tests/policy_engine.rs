@@ -564,7 +564,7 @@ fn a_rule_keyed_by_several_groups_is_evaluated_once() {
 
 #[test]
 fn hand_built_policies_get_the_parsers_structural_checks() {
-    use zt_core::policy::{Condition, Policy, parse};
+    use zt_core::policy::{Condition, parse};
     let (mut policy, _) = parse("allow \"a\" when true\n");
     policy.rules[0].when = Condition::And(Vec::new());
     let error = Engine::compile(&policy).unwrap_err();
