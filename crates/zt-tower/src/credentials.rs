@@ -108,3 +108,9 @@ mod tests {
         }
     }
 }
+
+/// The identity a TLS acceptor verified from the client's certificate (e.g. a SPIFFE
+/// X.509-SVID via `zt_core::identity::SpiffeVerifier`). Put it in the request's
+/// extensions; clients cannot set extensions, so this cannot be spoofed by headers.
+#[derive(Clone, Debug)]
+pub struct PeerIdentity(pub std::sync::Arc<zt_core::identity::Identity>);

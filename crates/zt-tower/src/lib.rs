@@ -1,6 +1,30 @@
 //! zt-tower: Tower middleware that authenticates, authorizes and audits every request.
 //!
-//! This crate grows into the `AuthLayer` (see the project README's roadmap). Today it
-//! provides the credential extraction the layer is built on.
+//! Wrap an axum app (or any Tower HTTP service) in one [`AuthLayer`]: every request is
+//! verified (bearer token, mTLS peer identity, or a token header), decided by a zt policy
+//! ([`PolicyHandle`] swaps it while serving), and audited; handlers read the caller with
+//! the [`Authenticated`] extractor. [`assertion`] signs the caller's identity for
+//! upstreams and verifies it there; [`session`] seals browser sessions in cookies.
+//!
+//! Layout follows tower-http: [`AuthLayer`] (layer.rs), [`Auth`] (service.rs),
+//! [`ResponseFuture`] (future.rs).
 
+pub mod assertion;
+mod authorize;
 pub mod credentials;
+mod extract;
+mod future;
+mod layer;
+mod policy;
+mod response;
+mod service;
+pub mod session;
+
+pub use authorize::AccessDecision;
+pub use credentials::PeerIdentity;
+pub use extract::{Authenticated, Unauthenticated};
+pub use future::ResponseFuture;
+pub use layer::{AuthLayer, AuthLayerBuilder, BuildError};
+pub use policy::PolicyHandle;
+pub use response::AuthBody;
+pub use service::Auth;

@@ -223,6 +223,11 @@ impl Auditor {
         }
     }
 
+    /// What [`record`](Self::record) does when the event cannot be queued at once.
+    pub fn overflow_policy(&self) -> OverflowPolicy {
+        self.shared.overflow
+    }
+
     /// Queues `event` without waiting, whatever the policy: refuses it when the queue is
     /// full or the sink is failing.
     pub fn try_record(&self, event: AuditEvent) -> Result<(), AuditError> {

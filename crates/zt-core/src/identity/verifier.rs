@@ -136,15 +136,15 @@ impl Verifier {
     /// key (an unknown `kid` triggers one rate-limited key refresh), and the signature
     /// and claims are checked.
     pub async fn verify(&self, token: &str) -> Result<Arc<Identity>, VerifyError> {
+        if let Some(identity) = self.verify_cached(token) {
+            return Ok(identity);
+        }
         let inner = &*self.inner;
         if token.len() > inner.max_token_bytes {
             return Err(VerifyError::TooLarge {
                 size: token.len(),
                 limit: inner.max_token_bytes,
             });
-        }
-        if let Some(identity) = inner.cache.get(token, Timestamp::now().as_second()) {
-            return Ok(identity);
         }
 
         let jws = jwt::decode(token)?;
@@ -173,6 +173,17 @@ impl Verifier {
         let identity = Arc::new(config.validate(jws.claims, Timestamp::now())?);
         inner.cache.insert(token, Arc::clone(&identity), provenance);
         Ok(identity)
+    }
+
+    /// The identity of a token verified before and still valid, from the cache, without
+    /// waiting: the synchronous fast path of [`verify`](Self::verify). `None` means "call
+    /// `verify`", not "invalid".
+    pub fn verify_cached(&self, token: &str) -> Option<Arc<Identity>> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_bytes {
+            return None;
+        }
+        inner.cache.get(token, Timestamp::now().as_second())
     }
 
     /// Checks the signature with the issuer's key for the token's `kid` and `alg`. A key

@@ -1,0 +1,207 @@
+//! One request's way through the layer: find the credential, decide with the policy,
+//! build the audit event. Used by the synchronous fast path and the async slow path alike.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath};
+use bytes::Bytes;
+use http::header::{HOST, USER_AGENT};
+use http::{HeaderName, Request, Response};
+use http_body_util::Full;
+use zt_core::audit::{Actor, AuditEvent, EventKind, Source, Target};
+use zt_core::identity::{Identity, Verifier};
+use zt_core::policy::{Effect, RequestContext};
+
+use crate::credentials::{PeerIdentity, bearer_token};
+use crate::layer::Config;
+use crate::response::{forbidden, login_redirect, unauthorized, wants_html};
+
+/// What the request presented.
+pub(crate) enum Credential<'r> {
+    /// Nothing: decided as an unauthenticated request.
+    None,
+    /// A verified mTLS peer.
+    Peer(Arc<Identity>),
+    /// A token to verify (borrowed from a header, or from the session cookie).
+    Token(Cow<'r, str>),
+    /// Something unusable (e.g. two `Authorization` headers).
+    Invalid(String),
+}
+
+/// Finds the credential, in order: mTLS peer identity, `Authorization: Bearer`, the
+/// configured token headers, the session cookie (its access token). A session cookie
+/// that cannot be opened (tampered, foreign, expired) counts as no credential.
+pub(crate) fn credential<'r, B>(config: &Config, request: &'r Request<B>) -> Credential<'r> {
+    if config.peer_identity
+        && let Some(PeerIdentity(identity)) = request.extensions().get::<PeerIdentity>()
+    {
+        return Credential::Peer(Arc::clone(identity));
+    }
+    if config.bearer {
+        match bearer_token(request.headers()) {
+            Ok(Some(token)) => return Credential::Token(Cow::Borrowed(token)),
+            Ok(None) => {}
+            Err(error) => return Credential::Invalid(error.to_string()),
+        }
+    }
+    for name in &config.token_headers {
+        let mut values = request.headers().get_all(name).iter();
+        if let Some(value) = values.next() {
+            if values.next().is_some() {
+                return Credential::Invalid(format!("more than one {name} header"));
+            }
+            return match value.to_str() {
+                Ok(token) if !token.is_empty() => Credential::Token(Cow::Borrowed(token)),
+                _ => Credential::Invalid(format!("the {name} header is not a token")),
+            };
+        }
+    }
+    if let Some(cookie) = &config.session {
+        match cookie.from_request_headers(request.headers()) {
+            Ok(Some(session)) => return Credential::Token(Cow::Owned(session.access_token)),
+            Ok(None) => {}
+            Err(error) => tracing::debug!(%error, "ignoring a session cookie that does not open"),
+        }
+    }
+    Credential::None
+}
+
+/// The verifier for a token, or why there is none.
+pub(crate) fn verifier(config: &Config) -> Result<&Verifier, String> {
+    config
+        .verifier
+        .as_ref()
+        .ok_or_else(|| "this service does not accept tokens".to_owned())
+}
+
+/// The outcome of deciding one request.
+pub(crate) enum Verdict {
+    /// Pass it on, with what handlers may read.
+    Allow(AccessDecision),
+    /// Answer it with this response.
+    Respond(Response<Full<Bytes>>),
+}
+
+/// What the layer decided for an allowed request; handlers read it from the request's
+/// extensions (or with [`Authenticated`](crate::Authenticated)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessDecision {
+    /// Ids of the allow rules that matched, in source order.
+    pub rules: Vec<String>,
+}
+
+/// Decides `request` for `identity` with the policy in force, and builds the audit event.
+pub(crate) fn decide<B>(
+    config: &Config,
+    request: &Request<B>,
+    identity: Option<&Arc<Identity>>,
+) -> (Verdict, AuditEvent) {
+    let engine = config.policy.load();
+    let headers = request.headers();
+    let host = headers
+        .get(HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let source_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let path = request.uri().path();
+    let mut context = RequestContext::http(jiff::Timestamp::now())
+        .with_method(request.method().as_str())
+        .with_path(path)
+        .with_headers(headers);
+    if let Some(host) = host {
+        context = context.with_host(host);
+    }
+    if let Some(query) = request.uri().query() {
+        context = context.with_query(query);
+    }
+    if let Some(route) = request.extensions().get::<MatchedPath>() {
+        context = context.with_route(route.as_str());
+    }
+    if let Some(ip) = source_ip {
+        context = context.with_source_ip(ip);
+    }
+    if let Some(identity) = identity {
+        context = context.with_identity(identity);
+    }
+    let decision = engine.decide(&context);
+    let event = event(EventKind::HttpRequest, request, identity)
+        .target(Target::Http {
+            method: request.method().as_str().to_owned(),
+            host: context_host(host),
+            path: path.to_owned(),
+        })
+        .decision(decision.to_audit());
+    let verdict = match (decision.effect(), identity) {
+        (Effect::Allow, _) => Verdict::Allow(AccessDecision {
+            rules: decision.rules().map(str::to_owned).collect(),
+        }),
+        (Effect::Deny, Some(_)) => Verdict::Respond(forbidden(
+            headers,
+            &decision
+                .reason()
+                .map_or_else(|| "denied".to_owned(), |r| r.to_string()),
+        )),
+        (Effect::Deny, None) => Verdict::Respond(unauthenticated(config, request)),
+    };
+    (verdict, event)
+}
+
+fn context_host(host: Option<&str>) -> String {
+    host.map(|raw| {
+        zt_core::policy::HostName::normalize(raw)
+            .as_str()
+            .to_owned()
+    })
+    .unwrap_or_default()
+}
+
+/// A denied request without identity: browsers go to login (when configured), APIs get 401.
+pub(crate) fn unauthenticated<B>(config: &Config, request: &Request<B>) -> Response<Full<Bytes>> {
+    match &config.login_path {
+        Some(login) if wants_html(request.headers()) && request.method() == http::Method::GET => {
+            let return_to = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            login_redirect(login, return_to)
+        }
+        _ => unauthorized(request.headers(), None),
+    }
+}
+
+/// The rejection of a presented credential, and its audit event.
+pub(crate) fn rejected<B>(request: &Request<B>, why: &str) -> (Response<Full<Bytes>>, AuditEvent) {
+    let event = event(EventKind::TokenRejected, request, None).field("reason", why);
+    (unauthorized(request.headers(), Some(why)), event)
+}
+
+fn event<B>(kind: EventKind, request: &Request<B>, identity: Option<&Arc<Identity>>) -> AuditEvent {
+    let mut source = Source::default();
+    source.ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| zt_core::policy::canonical_ip(info.0.ip()));
+    source.user_agent = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let mut event = AuditEvent::new(kind).source(source);
+    if let Some(identity) = identity {
+        event = event.actor(Actor::from(&**identity));
+    }
+    if let Some(id) = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+    {
+        event = event.request_id(id);
+    }
+    event
+}
+
+/// The request id header linked into audit events.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

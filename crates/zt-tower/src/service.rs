@@ -1,0 +1,224 @@
+//! [`Auth`], the service [`AuthLayer`](crate::AuthLayer) wraps around an inner service.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{Either, Full};
+use tower::Service;
+use zt_core::audit::{AuditEvent, OverflowPolicy};
+use zt_core::identity::{Identity, VerifyError};
+
+use crate::authorize::{
+    AccessDecision, Credential, Verdict, credential, decide, rejected, verifier,
+};
+use crate::future::ResponseFuture;
+use crate::layer::Config;
+use crate::response::{AuthBody, unavailable};
+
+/// Authenticates, authorizes and audits requests to `S`; see
+/// [`AuthLayer`](crate::AuthLayer).
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> Auth<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Auth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("inner", &self.inner).finish()
+    }
+}
+
+/// A decided and recorded request.
+enum Outcome {
+    /// Call the inner service with these in the request's extensions.
+    Allow(Option<Arc<Identity>>, AccessDecision),
+    /// Answer with this.
+    Respond(Response<Full<Bytes>>),
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        for name in &self.config.strip {
+            request.headers_mut().remove(name);
+        }
+        // The clone takes the place of the service that was driven to readiness.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        match fast_path(&self.config, &request) {
+            Some(Outcome::Allow(identity, decision)) => {
+                extend(&mut request, identity, decision);
+                ResponseFuture::inner(inner.call(request))
+            }
+            Some(Outcome::Respond(response)) => ResponseFuture::respond(response),
+            None => {
+                let config = Arc::clone(&self.config);
+                ResponseFuture::slow(Box::pin(async move {
+                    match slow_path(&config, &mut request).await {
+                        Outcome::Allow(identity, decision) => {
+                            extend(&mut request, identity, decision);
+                            let response = inner.call(request).await?;
+                            Ok(response.map(Either::Left))
+                        }
+                        Outcome::Respond(response) => Ok(response.map(Either::Right)),
+                    }
+                }))
+            }
+        }
+    }
+}
+
+fn extend<B>(request: &mut Request<B>, identity: Option<Arc<Identity>>, decision: AccessDecision) {
+    if let Some(identity) = identity {
+        request.extensions_mut().insert(identity);
+    }
+    request.extensions_mut().insert(decision);
+}
+
+/// Decides without waiting, or `None` when the request must wait for a token
+/// verification or for room in a blocking audit queue.
+fn fast_path<B>(config: &Config, request: &Request<B>) -> Option<Outcome> {
+    let identity = match credential(config, request) {
+        Credential::None => None,
+        Credential::Peer(identity) => Some(identity),
+        Credential::Token(token) => match verifier(config) {
+            Ok(verifier) => Some(verifier.verify_cached(&token)?),
+            Err(why) => return record_rejection(config, request, &why),
+        },
+        Credential::Invalid(why) => return record_rejection(config, request, &why),
+    };
+    let (verdict, event) = decide(config, request, identity.as_ref());
+    match try_record(config, event) {
+        Recorded::Yes => Some(outcome(verdict, identity)),
+        Recorded::Wait => None,
+        Recorded::Refused(why) => Some(Outcome::Respond(unavailable(request.headers(), &why))),
+    }
+}
+
+/// The same decision, waiting where the fast path cannot. Nothing borrowed from the
+/// request is held across an await but the `&mut` itself, so the future is `Send`
+/// without requiring the body to be `Sync`.
+async fn slow_path<B>(config: &Config, request: &mut Request<B>) -> Outcome {
+    let presented = match credential(config, request) {
+        Credential::None => Presented::Nothing,
+        Credential::Peer(identity) => Presented::Identity(identity),
+        Credential::Token(token) => Presented::Token(token.into_owned()),
+        Credential::Invalid(why) => Presented::Invalid(why),
+    };
+    let identity = match presented {
+        Presented::Nothing => None,
+        Presented::Identity(identity) => Some(identity),
+        Presented::Token(token) => {
+            let verified = match verifier(config) {
+                Ok(verifier) => verifier.verify(&token).await.map_err(|e| public_reason(&e)),
+                Err(why) => Err(why),
+            };
+            match verified {
+                Ok(identity) => Some(identity),
+                Err(why) => return rejection(config, request, &why).await,
+            }
+        }
+        Presented::Invalid(why) => return rejection(config, request, &why).await,
+    };
+    let (verdict, event) = decide(config, request, identity.as_ref());
+    match record(config, event).await {
+        Ok(()) => outcome(verdict, identity),
+        Err(why) => Outcome::Respond(unavailable(request.headers(), &why)),
+    }
+}
+
+/// An owned [`Credential`], to hold across awaits.
+enum Presented {
+    Nothing,
+    Identity(Arc<Identity>),
+    Token(String),
+    Invalid(String),
+}
+
+fn outcome(verdict: Verdict, identity: Option<Arc<Identity>>) -> Outcome {
+    match verdict {
+        Verdict::Allow(decision) => Outcome::Allow(identity, decision),
+        Verdict::Respond(response) => Outcome::Respond(response),
+    }
+}
+
+/// What a client is told about a refused token (the audit log gets the details).
+fn public_reason(error: &VerifyError) -> String {
+    match error {
+        VerifyError::Expired => "the access token has expired".to_owned(),
+        _ => "the access token is invalid".to_owned(),
+    }
+}
+
+fn record_rejection<B>(config: &Config, request: &Request<B>, why: &str) -> Option<Outcome> {
+    let (response, event) = rejected(request, why);
+    match try_record(config, event) {
+        Recorded::Yes => Some(Outcome::Respond(response)),
+        Recorded::Wait => None,
+        Recorded::Refused(refused) => {
+            Some(Outcome::Respond(unavailable(request.headers(), &refused)))
+        }
+    }
+}
+
+async fn rejection<B>(config: &Config, request: &mut Request<B>, why: &str) -> Outcome {
+    let (response, event) = rejected(request, why);
+    match record(config, event).await {
+        Ok(()) => Outcome::Respond(response),
+        Err(refused) => Outcome::Respond(unavailable(request.headers(), &refused)),
+    }
+}
+
+enum Recorded {
+    Yes,
+    /// The queue is full and the auditor blocks: wait in the slow path.
+    Wait,
+    /// Fail closed: the event cannot be recorded, so the request is refused.
+    Refused(String),
+}
+
+fn try_record(config: &Config, event: AuditEvent) -> Recorded {
+    let Some(auditor) = &config.auditor else {
+        return Recorded::Yes;
+    };
+    match auditor.try_record(event) {
+        Ok(()) => Recorded::Yes,
+        Err(_) if auditor.overflow_policy() == OverflowPolicy::Block => Recorded::Wait,
+        Err(error) => Recorded::Refused(refusal(&error)),
+    }
+}
+
+async fn record(config: &Config, event: AuditEvent) -> Result<(), String> {
+    match &config.auditor {
+        None => Ok(()),
+        Some(auditor) => auditor.record(event).await.map_err(|error| refusal(&error)),
+    }
+}
+
+fn refusal(error: &zt_core::audit::AuditError) -> String {
+    tracing::error!(%error, "request refused: the audit log cannot record it");
+    "the request cannot be audited right now; try again later".to_owned()
+}
