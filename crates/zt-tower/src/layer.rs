@@ -8,6 +8,7 @@ use tower::Layer;
 use zt_core::audit::Auditor;
 use zt_core::identity::Verifier;
 
+use crate::assertion::{AssertionSigner, DEFAULT_HEADER, JwksService};
 use crate::policy::PolicyHandle;
 use crate::service::Auth;
 use crate::session::SessionCookie;
@@ -40,9 +41,6 @@ pub struct AuthLayer {
     config: Arc<Config>,
 }
 
-/// The identity assertion header (see [`assertion`](crate::assertion)).
-const ASSERTION_HEADER: HeaderName = HeaderName::from_static("x-zt-assertion");
-
 /// Everything the layer's services share.
 pub(crate) struct Config {
     pub(crate) verifier: Option<Verifier>,
@@ -54,6 +52,14 @@ pub(crate) struct Config {
     pub(crate) login_path: Option<String>,
     pub(crate) strip: Vec<HeaderName>,
     pub(crate) session: Option<SessionCookie>,
+    pub(crate) assertion: Option<Assertion>,
+}
+
+/// Signing the caller's identity for the inner service.
+pub(crate) struct Assertion {
+    pub(crate) signer: AssertionSigner,
+    pub(crate) audience: String,
+    pub(crate) jwks: JwksService,
 }
 
 impl AuthLayer {
@@ -67,8 +73,9 @@ impl AuthLayer {
             token_headers: Vec::new(),
             peer_identity: true,
             login_path: None,
-            strip: vec![ASSERTION_HEADER],
+            strip: vec![DEFAULT_HEADER],
             session: None,
+            assertion: None,
         }
     }
 }
@@ -94,6 +101,10 @@ impl fmt::Debug for AuthLayer {
             .field("login_path", &config.login_path)
             .field("strip", &config.strip)
             .field("session", &config.session)
+            .field(
+                "assertion_audience",
+                &config.assertion.as_ref().map(|a| &a.audience),
+            )
             .finish()
     }
 }
@@ -110,6 +121,7 @@ pub struct AuthLayerBuilder {
     login_path: Option<String>,
     strip: Vec<HeaderName>,
     session: Option<SessionCookie>,
+    assertion: Option<(AssertionSigner, String)>,
 }
 
 /// Why a layer could not be built.
@@ -189,6 +201,16 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// Adds a signed identity assertion for `audience` (the inner service) to every
+    /// allowed request with an identity, in the signer's header (client copies are
+    /// always removed), and serves the signer's JWKS at
+    /// [`JWKS_PATH`](crate::assertion::JWKS_PATH) without authentication.
+    pub fn assertion(mut self, signer: AssertionSigner, audience: impl Into<String>) -> Self {
+        self.strip.push(signer.header_name().clone());
+        self.assertion = Some((signer, audience.into()));
+        self
+    }
+
     /// Builds the layer.
     pub fn build(self) -> Result<AuthLayer, BuildError> {
         let policy = self.policy.ok_or(BuildError::MissingPolicy)?;
@@ -214,6 +236,11 @@ impl AuthLayerBuilder {
                 login_path: self.login_path,
                 strip: self.strip,
                 session: self.session,
+                assertion: self.assertion.map(|(signer, audience)| Assertion {
+                    jwks: signer.jwks_service(),
+                    signer,
+                    audience,
+                }),
             }),
         })
     }

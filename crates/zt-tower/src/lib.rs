@@ -28,3 +28,8 @@ pub use layer::{AuthLayer, AuthLayerBuilder, BuildError};
 pub use policy::PolicyHandle;
 pub use response::AuthBody;
 pub use service::Auth;
+
+/// The guide's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/tower.md")]
+struct TowerGuideDoctests;

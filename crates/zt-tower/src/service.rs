@@ -10,6 +10,7 @@ use tower::Service;
 use zt_core::audit::{AuditEvent, OverflowPolicy};
 use zt_core::identity::{Identity, VerifyError};
 
+use crate::assertion::JWKS_PATH;
 use crate::authorize::{
     AccessDecision, Credential, Verdict, credential, decide, rejected, verifier,
 };
@@ -62,6 +63,11 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        if let Some(assertion) = &self.config.assertion
+            && request.uri().path() == JWKS_PATH
+        {
+            return ResponseFuture::respond(assertion.jwks.respond(request.method()));
+        }
         for name in &self.config.strip {
             request.headers_mut().remove(name);
         }
@@ -70,8 +76,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         match fast_path(&self.config, &request) {
             Some(Outcome::Allow(identity, decision)) => {
-                extend(&mut request, identity, decision);
-                ResponseFuture::inner(inner.call(request))
+                match extend(&self.config, &mut request, identity, decision) {
+                    Ok(()) => ResponseFuture::inner(inner.call(request)),
+                    Err(NotAsserted) => ResponseFuture::respond(not_asserted(&request)),
+                }
             }
             Some(Outcome::Respond(response)) => ResponseFuture::respond(response),
             None => {
@@ -79,9 +87,10 @@ where
                 ResponseFuture::slow(Box::pin(async move {
                     match slow_path(&config, &mut request).await {
                         Outcome::Allow(identity, decision) => {
-                            extend(&mut request, identity, decision);
-                            let response = inner.call(request).await?;
-                            Ok(response.map(Either::Left))
+                            match extend(&config, &mut request, identity, decision) {
+                                Ok(()) => Ok(inner.call(request).await?.map(Either::Left)),
+                                Err(NotAsserted) => Ok(not_asserted(&request).map(Either::Right)),
+                            }
                         }
                         Outcome::Respond(response) => Ok(response.map(Either::Right)),
                     }
@@ -91,11 +100,39 @@ where
     }
 }
 
-fn extend<B>(request: &mut Request<B>, identity: Option<Arc<Identity>>, decision: AccessDecision) {
+/// Puts what the layer learned into the request for the inner service: the identity and
+/// decision in its extensions, and the signed assertion when configured. Fails closed:
+/// an allowed request whose identity cannot be asserted is not forwarded.
+fn extend<B>(
+    config: &Config,
+    request: &mut Request<B>,
+    identity: Option<Arc<Identity>>,
+    decision: AccessDecision,
+) -> Result<(), NotAsserted> {
+    if let (Some(assertion), Some(identity)) = (&config.assertion, &identity)
+        && let Err(error) =
+            assertion
+                .signer
+                .apply(request.headers_mut(), identity, &assertion.audience)
+    {
+        tracing::error!(%error, "allowed request not forwarded: its identity cannot be asserted");
+        return Err(NotAsserted);
+    }
     if let Some(identity) = identity {
         request.extensions_mut().insert(identity);
     }
     request.extensions_mut().insert(decision);
+    Ok(())
+}
+
+/// An allowed request whose identity could not be signed for the inner service.
+struct NotAsserted;
+
+fn not_asserted<B>(request: &Request<B>) -> Response<Full<Bytes>> {
+    unavailable(
+        request.headers(),
+        "the caller's identity cannot be passed on; try again later",
+    )
 }
 
 /// Decides without waiting, or `None` when the request must wait for a token

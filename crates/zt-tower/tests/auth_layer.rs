@@ -397,3 +397,62 @@ async fn session_cookies_carry_the_access_token() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn allowed_requests_carry_a_signed_assertion_the_upstream_verifies() {
+    use zt_tower::assertion::{AssertionLayer, AssertionSigner, JWKS_PATH, upstream_issuer_config};
+    let idp = DevIdp::builder().banner(false).start().await.unwrap();
+    let verifier = Verifier::builder()
+        .issuer(IssuerConfig::discover(idp.issuer()).audience("zt-dev"))
+        .build()
+        .await
+        .unwrap();
+    let signer = AssertionSigner::builder("https://proxy.example.com")
+        .build()
+        .unwrap();
+    // The upstream trusts only the proxy's key, for its own audience.
+    let upstream_verifier = Verifier::builder()
+        .issuer(upstream_issuer_config(
+            IssuerConfig::jwks_inline("https://proxy.example.com", signer.jwks().to_string()),
+            "grafana",
+        ))
+        .build()
+        .await
+        .unwrap();
+    let upstream = Router::new()
+        .route(
+            "/me",
+            get(
+                |axum::Extension(identity): axum::Extension<Arc<Identity>>| async move {
+                    format!(
+                        "{} {:?} {}",
+                        identity.subject, identity.groups, identity.issuer
+                    )
+                },
+            ),
+        )
+        .layer(AssertionLayer::new(upstream_verifier));
+    let app = upstream.layer(
+        AuthLayer::builder()
+            .verifier(verifier)
+            .policy(Engine::from_source(POLICY).unwrap())
+            .assertion(signer, "grafana")
+            .build()
+            .unwrap(),
+    );
+    let alice = idp.mint_access_token("alice").unwrap();
+    let mut request = get_as("/me", Some(&alice));
+    request
+        .headers_mut()
+        .insert("x-zt-assertion", "forged".parse().unwrap());
+    let (status, _, body) = send(&app, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        format!("alice [\"admins\", \"engineering\"] {}", idp.issuer())
+    );
+    let (status, headers, body) = send(&app, get_as(JWKS_PATH, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/jwk-set+json");
+    assert!(body.contains("\"ES256\""), "{body}");
+}

@@ -42,7 +42,7 @@ impl JwksService {
     }
 
     /// The response to `request`'s method.
-    fn respond(&self, method: &Method) -> Response<Full<Bytes>> {
+    pub(crate) fn respond(&self, method: &Method) -> Response<Full<Bytes>> {
         if method != Method::GET && method != Method::HEAD {
             let mut response = Response::new(Full::new(Bytes::new()));
             *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
