@@ -1,5 +1,6 @@
 //! An axum app behind zt's `AuthLayer`: a public page, a page for signed-in users and an
-//! admin page, decided by a zt policy and audited.
+//! admin page, decided by a zt policy and audited. Browsers sign in through the IdP
+//! (OIDC code + PKCE at `/.zt/login`); API clients send bearer tokens.
 //!
 //! ```text
 //! cargo run --example axum-app                 # with an embedded dev IdP and demo tokens
@@ -18,6 +19,8 @@ use zt_core::audit::{Auditor, FileSink, StdoutSink};
 use zt_core::identity::{IssuerConfig, Verifier};
 use zt_core::policy::Engine;
 use zt_dev_idp::DevIdp;
+use zt_tower::login::LoginConfig;
+use zt_tower::session::{SessionCookie, SessionKeys};
 use zt_tower::{AuthLayer, Authenticated};
 
 /// The policy used without `--policy`.
@@ -47,6 +50,15 @@ struct Args {
     /// Audience access tokens must carry.
     #[arg(long, default_value = "zt-dev")]
     audience: String,
+    /// OAuth client id for browser sign-in (the dev IdP's public client by default).
+    #[arg(long, default_value = "zt-dev")]
+    client_id: String,
+    /// File holding the OAuth client secret (public clients have none).
+    #[arg(long, value_name = "FILE")]
+    client_secret_file: Option<PathBuf>,
+    /// The URL browsers use to reach this app (default: http://ADDR).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
     /// Policy file (default: the built-in policy shown by `--help`'s source).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
@@ -86,10 +98,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => Auditor::builder(FileSink::open(path)?).start()?,
         None => Auditor::builder(StdoutSink).start()?,
     };
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    let url = match &args.base_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    // Sessions live as long as this process: the cookie keys are generated at start.
+    let cookie = SessionCookie::new(SessionKeys::generate()?);
+    let mut login = LoginConfig::new(&issuer, &args.client_id, &url, cookie.clone());
+    if let Some(path) = &args.client_secret_file {
+        login = login.client_secret(std::fs::read_to_string(path)?.trim());
+    }
+    let login = login.build().await?;
     let layer = AuthLayer::builder()
         .verifier(verifier)
         .policy(policy)
         .auditor(auditor.clone())
+        .accept_session(cookie)
+        .login_redirect(login.login_path())
         .build()?;
 
     let app = Router::new()
@@ -99,11 +125,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .route("/me", get(me))
         .route("/admin", get(admin))
-        .layer(layer);
+        .layer(layer)
+        .merge(login.router());
 
-    let listener = tokio::net::TcpListener::bind(args.bind).await?;
-    let url = format!("http://{}", listener.local_addr()?);
     eprintln!("axum-app listening on {url} (policy: {name}, issuer: {issuer})");
+    eprintln!("open {url}/me in a browser to sign in; sign out at {url}/.zt/logout");
     if let Some(idp) = &idp {
         eprintln!("demo tokens from the embedded dev IdP (development only):");
         for (user, note) in [("alice", "admin"), ("bob", "signed in, not admin")] {

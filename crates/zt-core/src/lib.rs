@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod identity;
 pub mod policy;
+pub mod tls;
 
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

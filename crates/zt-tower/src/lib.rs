@@ -4,7 +4,8 @@
 //! verified (bearer token, mTLS peer identity, or a token header), decided by a zt policy
 //! ([`PolicyHandle`] swaps it while serving), and audited; handlers read the caller with
 //! the [`Authenticated`] extractor. [`assertion`] signs the caller's identity for
-//! upstreams and verifies it there; [`session`] seals browser sessions in cookies.
+//! upstreams and verifies it there; [`session`] seals browser sessions in cookies, and
+//! [`login`] signs browsers in with OpenID Connect.
 //!
 //! Layout follows tower-http: [`AuthLayer`] (layer.rs), [`Auth`] (service.rs),
 //! [`ResponseFuture`] (future.rs).
@@ -15,6 +16,7 @@ pub mod credentials;
 mod extract;
 mod future;
 mod layer;
+pub mod login;
 mod policy;
 mod response;
 mod service;

@@ -62,7 +62,12 @@ pub(crate) fn unavailable(headers: &HeaderMap, detail: &str) -> Response<Full<By
     problem(headers, StatusCode::SERVICE_UNAVAILABLE, detail)
 }
 
-fn problem(headers: &HeaderMap, status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
+/// An error answer: HTML for browsers, `application/problem+json` otherwise.
+pub(crate) fn problem(
+    headers: &HeaderMap,
+    status: StatusCode,
+    detail: &str,
+) -> Response<Full<Bytes>> {
     let title = status.canonical_reason().unwrap_or("Error");
     let (content_type, body) = if wants_html(headers) {
         (

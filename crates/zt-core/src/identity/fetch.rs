@@ -1,7 +1,6 @@
 //! Fetching discovery documents and JWKS over HTTPS (or HTTP on loopback only).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -71,19 +70,8 @@ pub(crate) struct Fetcher {
 
 impl Fetcher {
     pub(crate) fn new(extra_roots: &[CertificateDer<'static>]) -> Result<Self, ConfigError> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for error in &native.errors {
-            tracing::warn!(%error, "could not load some platform root certificates");
-        }
-        roots.add_parsable_certificates(native.certs);
-        roots.add_parsable_certificates(extra_roots.iter().cloned());
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ConfigError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls =
+            crate::tls::client_config(extra_roots).map_err(|e| ConfigError::Tls(e.to_string()))?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
