@@ -105,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // Sessions live as long as this process: the cookie keys are generated at start.
     let cookie = SessionCookie::new(SessionKeys::generate()?);
-    let mut login = LoginConfig::new(&issuer, &args.client_id, &url, cookie.clone());
+    let mut login = LoginConfig::new(&issuer, &args.client_id, &url, cookie).offline_access(true);
     if let Some(path) = &args.client_secret_file {
         login = login.client_secret(std::fs::read_to_string(path)?.trim());
     }
@@ -114,8 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .verifier(verifier)
         .policy(policy)
         .auditor(auditor.clone())
-        .accept_session(cookie)
-        .login_redirect(login.login_path())
+        .login(login.clone())
         .build()?;
 
     let app = Router::new()

@@ -16,6 +16,11 @@ use zt_core::policy::{Effect, RequestContext};
 
 use crate::credentials::{PeerIdentity, bearer_token};
 use crate::layer::Config;
+use crate::session::Session;
+
+/// A browser session's access token is refreshed when it expires within this many
+/// seconds (so it never expires mid-request).
+const REFRESH_MARGIN_SECONDS: i64 = 60;
 use crate::response::{forbidden, login_redirect, unauthorized, wants_html};
 
 /// What the request presented.
@@ -26,6 +31,8 @@ pub(crate) enum Credential<'r> {
     Peer(Arc<Identity>),
     /// A token to verify (borrowed from a header, or from the session cookie).
     Token(Cow<'r, str>),
+    /// A browser session whose access token expires soon and can be refreshed first.
+    Refresh(Box<Session>),
     /// Something unusable (e.g. two `Authorization` headers).
     Invalid(String),
 }
@@ -60,7 +67,19 @@ pub(crate) fn credential<'r, B>(config: &Config, request: &'r Request<B>) -> Cre
     }
     if let Some(cookie) = &config.session {
         match cookie.from_request_headers(request.headers()) {
-            Ok(Some(session)) => return Credential::Token(Cow::Owned(session.access_token)),
+            Ok(Some(session)) => {
+                let refreshable = config.login.is_some()
+                    && session.refresh_token.is_some()
+                    && session.access_token_expires_within(
+                        jiff::Timestamp::now(),
+                        REFRESH_MARGIN_SECONDS,
+                    );
+                return if refreshable {
+                    Credential::Refresh(Box::new(session))
+                } else {
+                    Credential::Token(Cow::Owned(session.access_token))
+                };
+            }
             Ok(None) => {}
             Err(error) => tracing::debug!(%error, "ignoring a session cookie that does not open"),
         }

@@ -9,6 +9,7 @@ use zt_core::audit::Auditor;
 use zt_core::identity::Verifier;
 
 use crate::assertion::{AssertionSigner, DEFAULT_HEADER, JwksService};
+use crate::login::Login;
 use crate::policy::PolicyHandle;
 use crate::service::Auth;
 use crate::session::SessionCookie;
@@ -52,6 +53,7 @@ pub(crate) struct Config {
     pub(crate) login_path: Option<String>,
     pub(crate) strip: Vec<HeaderName>,
     pub(crate) session: Option<SessionCookie>,
+    pub(crate) login: Option<Login>,
     pub(crate) assertion: Option<Assertion>,
 }
 
@@ -75,6 +77,7 @@ impl AuthLayer {
             login_path: None,
             strip: vec![DEFAULT_HEADER],
             session: None,
+            login: None,
             assertion: None,
         }
     }
@@ -121,6 +124,7 @@ pub struct AuthLayerBuilder {
     login_path: Option<String>,
     strip: Vec<HeaderName>,
     session: Option<SessionCookie>,
+    login: Option<Login>,
     assertion: Option<(AssertionSigner, String)>,
 }
 
@@ -201,6 +205,18 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// Browser sign-in with [`Login`]: accepts its session cookie, sends browsers that
+    /// need to sign in to its login route, and refreshes a session's access token with
+    /// its refresh token shortly before it expires (the new cookie is set on the
+    /// response; a session that cannot be refreshed is signed out). Mount
+    /// [`Login::router`] beside the layer.
+    pub fn login(mut self, login: Login) -> Self {
+        self.session = Some(login.cookie().clone());
+        self.login_path = Some(login.login_path());
+        self.login = Some(login);
+        self
+    }
+
     /// Adds a signed identity assertion for `audience` (the inner service) to every
     /// allowed request with an identity, in the signer's header (client copies are
     /// always removed), and serves the signer's JWKS at
@@ -236,6 +252,7 @@ impl AuthLayerBuilder {
                 login_path: self.login_path,
                 strip: self.strip,
                 session: self.session,
+                login: self.login,
                 assertion: self.assertion.map(|(signer, audience)| Assertion {
                     jwks: signer.jwks_service(),
                     signer,

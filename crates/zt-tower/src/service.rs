@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::SET_COOKIE;
+use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
 use tower::Service;
 use zt_core::audit::{AuditEvent, OverflowPolicy};
@@ -17,6 +18,7 @@ use crate::authorize::{
 use crate::future::ResponseFuture;
 use crate::layer::Config;
 use crate::response::{AuthBody, unavailable};
+use crate::session::Session;
 
 /// Authenticates, authorizes and audits requests to `S`; see
 /// [`AuthLayer`](crate::AuthLayer).
@@ -85,15 +87,20 @@ where
             None => {
                 let config = Arc::clone(&self.config);
                 ResponseFuture::slow(Box::pin(async move {
-                    match slow_path(&config, &mut request).await {
+                    let (outcome, set_cookie) = slow_path(&config, &mut request).await;
+                    let mut response = match outcome {
                         Outcome::Allow(identity, decision) => {
                             match extend(&config, &mut request, identity, decision) {
-                                Ok(()) => Ok(inner.call(request).await?.map(Either::Left)),
-                                Err(NotAsserted) => Ok(not_asserted(&request).map(Either::Right)),
+                                Ok(()) => inner.call(request).await?.map(Either::Left),
+                                Err(NotAsserted) => not_asserted(&request).map(Either::Right),
                             }
                         }
-                        Outcome::Respond(response) => Ok(response.map(Either::Right)),
+                        Outcome::Respond(response) => response.map(Either::Right),
+                    };
+                    if let Some(cookie) = set_cookie {
+                        response.headers_mut().append(SET_COOKIE, cookie);
                     }
+                    Ok(response)
                 }))
             }
         }
@@ -146,6 +153,7 @@ fn fast_path<B>(config: &Config, request: &Request<B>) -> Option<Outcome> {
             Err(why) => return record_rejection(config, request, &why),
         },
         Credential::Invalid(why) => return record_rejection(config, request, &why),
+        Credential::Refresh(_) => return None,
     };
     let (verdict, event) = decide(config, request, identity.as_ref());
     match try_record(config, event) {
@@ -158,17 +166,58 @@ fn fast_path<B>(config: &Config, request: &Request<B>) -> Option<Outcome> {
 /// The same decision, waiting where the fast path cannot. Nothing borrowed from the
 /// request is held across an await but the `&mut` itself, so the future is `Send`
 /// without requiring the body to be `Sync`.
-async fn slow_path<B>(config: &Config, request: &mut Request<B>) -> Outcome {
+async fn slow_path<B>(config: &Config, request: &mut Request<B>) -> (Outcome, Option<HeaderValue>) {
     let presented = match credential(config, request) {
         Credential::None => Presented::Nothing,
         Credential::Peer(identity) => Presented::Identity(identity),
         Credential::Token(token) => Presented::Token(token.into_owned()),
         Credential::Invalid(why) => Presented::Invalid(why),
+        Credential::Refresh(session) => Presented::Refresh(session),
     };
-    let identity = match presented {
+    let (presented, set_cookie) = refreshed(config, presented).await;
+    (
+        decide_presented(config, request, presented).await,
+        set_cookie,
+    )
+}
+
+/// Refreshes a session about to expire: the new session's token is presented and its
+/// cookie set; a session that cannot be refreshed is signed out (cookie cleared).
+async fn refreshed(config: &Config, presented: Presented) -> (Presented, Option<HeaderValue>) {
+    let (Presented::Refresh(session), Some(login)) = (&presented, &config.login) else {
+        return (presented, None);
+    };
+    let renewed = match login.refresh(session).await {
+        Ok(mut renewed) => login
+            .set_cookie(&mut renewed)
+            .map(|cookie| (renewed, cookie)),
+        Err(error) => Err(error),
+    };
+    match renewed {
+        Ok((renewed, cookie)) => (Presented::Token(renewed.access_token), Some(cookie)),
+        Err(error) => {
+            tracing::info!(%error, "session could not be refreshed; signing it out");
+            (Presented::Nothing, Some(login.cookie().clear()))
+        }
+    }
+}
+
+async fn decide_presented<B>(
+    config: &Config,
+    request: &mut Request<B>,
+    presented: Presented,
+) -> Outcome {
+    let token = match presented {
         Presented::Nothing => None,
-        Presented::Identity(identity) => Some(identity),
-        Presented::Token(token) => {
+        Presented::Identity(identity) => return decided(config, request, Some(identity)).await,
+        Presented::Token(token) => Some(token),
+        // Only when no `Login` refreshed it: use the token as it is.
+        Presented::Refresh(session) => Some(session.access_token),
+        Presented::Invalid(why) => return rejection(config, request, &why).await,
+    };
+    let identity = match token {
+        None => None,
+        Some(token) => {
             let verified = match verifier(config) {
                 Ok(verifier) => verifier.verify(&token).await.map_err(|e| public_reason(&e)),
                 Err(why) => Err(why),
@@ -178,8 +227,16 @@ async fn slow_path<B>(config: &Config, request: &mut Request<B>) -> Outcome {
                 Err(why) => return rejection(config, request, &why).await,
             }
         }
-        Presented::Invalid(why) => return rejection(config, request, &why).await,
     };
+    decided(config, request, identity).await
+}
+
+/// Decides for `identity` and records the event, waiting for the audit queue if needed.
+async fn decided<B>(
+    config: &Config,
+    request: &mut Request<B>,
+    identity: Option<Arc<Identity>>,
+) -> Outcome {
     let (verdict, event) = decide(config, request, identity.as_ref());
     match record(config, event).await {
         Ok(()) => outcome(verdict, identity),
@@ -193,6 +250,7 @@ enum Presented {
     Identity(Arc<Identity>),
     Token(String),
     Invalid(String),
+    Refresh(Box<Session>),
 }
 
 fn outcome(verdict: Verdict, identity: Option<Arc<Identity>>) -> Outcome {

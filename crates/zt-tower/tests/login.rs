@@ -302,10 +302,10 @@ async fn start() -> App {
     let layer = AuthLayer::builder()
         .verifier(verifier)
         .policy(Engine::from_source(POLICY).unwrap())
-        .accept_session(cookie)
-        .login_redirect(login.login_path())
+        .login(login.clone())
         .build()
         .unwrap();
+    drop(cookie);
     let app = Router::new()
         .route("/", get(|| async { "welcome" }))
         .route(
@@ -766,4 +766,65 @@ async fn refresh_renews_the_access_token() {
     assert!(login.set_cookie(&mut refreshed).is_ok());
     // The old refresh token was rotated out.
     assert!(login.refresh(&session).await.is_err());
+}
+
+#[tokio::test]
+async fn the_layer_refreshes_sessions_about_to_expire() {
+    let app = start().await;
+    let browser = Browser::new();
+    app.sign_in(&browser, "/", "carol").await;
+    let cookie = SessionCookie::new(app.keys.clone());
+    let open = |value: &str| -> Session {
+        serde_json::from_slice(
+            &app.keys
+                .open(value, DEFAULT_COOKIE_NAME.as_bytes())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let mut session = open(&browser.cookie(&app.base, DEFAULT_COOKIE_NAME).unwrap());
+    // The access token "expires" in 10 s: within the layer's refresh margin.
+    session.access_token_expires_at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(10);
+    let sealed = cookie.to_set_cookie(&session).unwrap();
+    let value = sealed
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    browser.set_cookie(&app.base, DEFAULT_COOKIE_NAME, &value);
+
+    let me = app.base.join("/me").unwrap();
+    let resp = browser.get(&me).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.text(), "hello carol");
+    let renewed = open(&browser.cookie(&app.base, DEFAULT_COOKIE_NAME).unwrap());
+    assert_ne!(renewed.access_token, session.access_token);
+    assert_ne!(renewed.refresh_token, session.refresh_token);
+    assert!(renewed.access_token_expires_at > session.access_token_expires_at);
+    assert_eq!(
+        renewed.expires_at, session.expires_at,
+        "refresh never extends the session"
+    );
+
+    // The old cookie's refresh token was rotated out: that session is signed out.
+    browser.set_cookie(&app.base, DEFAULT_COOKIE_NAME, &value);
+    let resp = browser.get(&me).await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER, "back to sign-in");
+    assert!(
+        resp.location().starts_with("/.zt/login?rd=/me"),
+        "{}",
+        resp.location()
+    );
+    assert!(
+        resp.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("__Host-zt-session=;")),
+        "{:?}",
+        resp.set_cookies()
+    );
 }
