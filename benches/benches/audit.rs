@@ -3,31 +3,16 @@
 //! Run: `cargo bench --bench audit`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::hint::black_box;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
+use zt_benches::DiscardSink;
 use zt_core::audit::{
-    Actor, AuditEvent, AuditSink, Auditor, Decision, EventKind, FileSink, FsyncPolicy,
-    OverflowPolicy, Source, Target,
+    Actor, AuditEvent, Auditor, Decision, EventKind, FileSink, FsyncPolicy, OverflowPolicy, Source,
+    Target,
 };
-
-/// Accepts and forgets lines: isolates the request-path cost from any I/O.
-struct Discard;
-
-impl AuditSink for Discard {
-    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
-        black_box(lines);
-        Ok(())
-    }
-
-    fn sync(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A realistic allowed HTTP request event (~600 bytes as a line).
 fn event(n: u64) -> AuditEvent {
@@ -55,7 +40,7 @@ fn event(n: u64) -> AuditEvent {
 
 fn bench_record(c: &mut Criterion, runtime: &Runtime) {
     const CHUNK: u64 = 8_192;
-    let auditor = Auditor::builder(Discard)
+    let auditor = Auditor::builder(DiscardSink)
         .overflow(OverflowPolicy::FailClosed)
         .queue_capacity(CHUNK as usize * 2)
         .start()

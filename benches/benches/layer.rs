@@ -21,7 +21,6 @@
 
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +36,8 @@ use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_oauth2_resource_server::server::OAuth2ResourceServer;
 use tower_oauth2_resource_server::tenant::TenantConfiguration;
-use zt_core::audit::{AuditSink, Auditor, OverflowPolicy};
+use zt_benches::DiscardSink;
+use zt_core::audit::{Auditor, OverflowPolicy};
 use zt_core::identity::{DEFAULT_CACHE_BYTES, Identity, IssuerConfig, Verifier};
 use zt_core::policy::Engine;
 use zt_dev_idp::{DevIdp, RunningDevIdp, SigningAlg};
@@ -96,20 +96,6 @@ allow "metrics-scrape"
   when identity.groups has "monitoring" and request.path starts_with "/metrics"
    and request.source_ip in "10.0.0.0/8"
 "#;
-
-/// Accepts and forgets audit lines: the request path's cost without any I/O.
-struct Discard;
-
-impl AuditSink for Discard {
-    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
-        black_box(lines);
-        Ok(())
-    }
-
-    fn sync(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 type Body = Empty<Bytes>;
 
@@ -268,7 +254,7 @@ fn bench_layer(c: &mut Criterion) {
 
     // Blocks rather than failing closed if the writer thread falls behind: every
     // measured request is recorded and answered 200, never 503.
-    let auditor = Auditor::builder(Discard)
+    let auditor = Auditor::builder(DiscardSink)
         .overflow(OverflowPolicy::Block)
         .start()
         .unwrap();

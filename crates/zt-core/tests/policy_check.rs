@@ -3,18 +3,10 @@
 //! operator and literal is an error with a hint.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod reference;
+
+use reference::{doc, zt_blocks};
 use zt_core::policy::{check, parse, render_all};
-
-fn doc() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.md")).unwrap()
-}
-
-fn zt_blocks(doc: &str) -> Vec<String> {
-    doc.split("```zt\n")
-        .skip(1)
-        .map(|rest| rest.split("```").next().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn every_example_of_the_reference_checks_clean() {

@@ -4,6 +4,9 @@
 //! are never wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod reference;
+
+use reference::{doc, zt_blocks};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -14,17 +17,6 @@ use zt_core::policy::{
 
 /// A Monday, before the 11.4 grant.
 const NOW: &str = "2026-11-23T12:00:00Z";
-
-fn doc() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.md")).unwrap()
-}
-
-fn zt_blocks(doc: &str) -> Vec<String> {
-    doc.split("```zt\n")
-        .skip(1)
-        .map(|rest| rest.split("```").next().unwrap().to_owned())
-        .collect()
-}
 
 /// Parses and checks `source`, which must be clean.
 fn clean(source: &str) -> Policy {

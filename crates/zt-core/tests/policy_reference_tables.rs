@@ -3,14 +3,13 @@
 //! decided by the compiled policy above it; effect, rules and reason must match.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod reference;
+
+use reference::doc;
 use serde_json::{Map, Value, json};
 use zt_core::policy::{Effect, Engine, RequestFixture};
 
 const DEFAULT_NOW: &str = "2026-11-23T12:00:00Z";
-
-fn doc() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/policy.md")).unwrap()
-}
 
 /// One worked example: section title, policy source, header cells, rows of cells.
 type Example = (String, String, Vec<String>, Vec<Vec<String>>);

@@ -2,7 +2,7 @@
 //! build the audit event. Used by the synchronous fast path and the async slow path alike.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath};
@@ -12,7 +12,7 @@ use http::{HeaderName, Request, Response};
 use http_body_util::Full;
 use zt_core::audit::{Actor, AuditEvent, EventKind, Source, Target};
 use zt_core::identity::{Identity, Verifier};
-use zt_core::policy::{Effect, RequestContext};
+use zt_core::policy::{Effect, RequestContext, canonical_ip};
 
 use crate::credentials::{PeerIdentity, bearer_token};
 use crate::layer::Config;
@@ -124,10 +124,6 @@ pub(crate) fn decide<B>(
         .get(HOST)
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    let source_ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
     let path = request.uri().path();
     let mut context = RequestContext::http(jiff::Timestamp::now())
         .with_method(request.method().as_str())
@@ -142,42 +138,37 @@ pub(crate) fn decide<B>(
     if let Some(route) = request.extensions().get::<MatchedPath>() {
         context = context.with_route(route.as_str());
     }
-    if let Some(ip) = source_ip {
+    if let Some(ip) = peer_ip(request) {
         context = context.with_source_ip(ip);
     }
     if let Some(identity) = identity {
         context = context.with_identity(identity);
     }
     let decision = engine.decide(&context);
-    let event = event(EventKind::HttpRequest, request, identity)
-        .target(Target::Http {
-            method: request.method().as_str().to_owned(),
-            host: context_host(host),
-            path: path.to_owned(),
-        })
-        .decision(decision.to_audit());
+    let audited = decision.to_audit();
     let verdict = match (decision.effect(), identity) {
         (Effect::Allow, _) => Verdict::Allow(AccessDecision {
-            rules: decision.rules().map(str::to_owned).collect(),
+            rules: audited.rules.clone(),
         }),
         (Effect::Deny, Some(_)) => Verdict::Respond(forbidden(
             headers,
-            &decision
-                .reason()
-                .map_or_else(|| "denied".to_owned(), |r| r.to_string()),
+            audited.reason.as_deref().unwrap_or("denied"),
         )),
         (Effect::Deny, None) => Verdict::Respond(unauthenticated(config, request)),
     };
-    (verdict, event)
-}
-
-fn context_host(host: Option<&str>) -> String {
-    host.map(|raw| {
-        zt_core::policy::HostName::normalize(raw)
-            .as_str()
-            .to_owned()
+    let event = event(
+        EventKind::HttpRequest,
+        request,
+        identity,
+        context.source_ip(),
+    )
+    .target(Target::Http {
+        method: request.method().as_str().to_owned(),
+        host: context.host().unwrap_or_default().to_owned(),
+        path: path.to_owned(),
     })
-    .unwrap_or_default()
+    .decision(audited);
+    (verdict, event)
 }
 
 /// A denied request without identity: browsers go to login (when configured), APIs get 401.
@@ -193,16 +184,27 @@ pub(crate) fn unauthenticated<B>(config: &Config, request: &Request<B>) -> Respo
 
 /// The rejection of a presented credential, and its audit event.
 pub(crate) fn rejected<B>(request: &Request<B>, why: &str) -> (Response<Full<Bytes>>, AuditEvent) {
-    let event = event(EventKind::TokenRejected, request, None).field("reason", why);
+    let event =
+        event(EventKind::TokenRejected, request, None, peer_ip(request)).field("reason", why);
     (unauthorized(request.headers(), Some(why)), event)
 }
 
-fn event<B>(kind: EventKind, request: &Request<B>, identity: Option<&Arc<Identity>>) -> AuditEvent {
-    let mut source = Source::default();
-    source.ip = request
+/// The connection's peer address, from axum's `ConnectInfo`.
+fn peer_ip<B>(request: &Request<B>) -> Option<IpAddr> {
+    request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| zt_core::policy::canonical_ip(info.0.ip()));
+        .map(|info| canonical_ip(info.0.ip()))
+}
+
+fn event<B>(
+    kind: EventKind,
+    request: &Request<B>,
+    identity: Option<&Arc<Identity>>,
+    source_ip: Option<IpAddr>,
+) -> AuditEvent {
+    let mut source = Source::default();
+    source.ip = source_ip;
     source.user_agent = request
         .headers()
         .get(USER_AGENT)

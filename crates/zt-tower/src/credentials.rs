@@ -37,30 +37,38 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, CredentialError
     if values.next().is_some() {
         return Err(CredentialError::Multiple);
     }
-    let value = value
-        .to_str()
-        .map_err(|_| CredentialError::MalformedBearer)?;
-    let Some((scheme, token)) = value.split_once(' ') else {
+    // One pass over the token: the b64token check admits only ASCII, so the UTF-8 view
+    // below cannot fail (and costs a fast validation, not a second character scan).
+    let Some((scheme, token)) = split_at_space(value.as_bytes()) else {
         return Ok(None);
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
-    let token = token.trim_start_matches(' ');
+    let token = token.trim_ascii_start();
     if is_b64token(token) {
-        Ok(Some(token))
+        std::str::from_utf8(token)
+            .map(Some)
+            .map_err(|_| CredentialError::MalformedBearer)
     } else {
         Err(CredentialError::MalformedBearer)
     }
 }
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
+fn is_b64token(token: &[u8]) -> bool {
+    let padding = token.iter().rev().take_while(|b| **b == b'=').count();
+    let body = token.get(..token.len() - padding).unwrap_or_default();
     !body.is_empty()
-        && body.bytes().all(|b| {
+        && body.iter().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
         })
+}
+
+/// `bytes` split at its first space.
+fn split_at_space(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = bytes.iter().position(|b| *b == b' ')?;
+    Some((bytes.get(..at)?, bytes.get(at + 1..)?))
 }
 
 #[cfg(test)]

@@ -371,6 +371,16 @@ impl<'a> RequestContext<'a> {
         self.protocol
     }
 
+    /// `request.host`, normalised.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_ref().map(HostName::as_str)
+    }
+
+    /// `request.source_ip`, with IPv4-mapped addresses converted.
+    pub fn source_ip(&self) -> Option<IpAddr> {
+        self.source_ip
+    }
+
     /// The verified identity, if any.
     pub fn identity(&self) -> Option<&'a Identity> {
         self.identity.as_ref().map(|view| view.identity)

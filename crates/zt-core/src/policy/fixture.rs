@@ -63,7 +63,7 @@ struct IdentityDoc {
     claims: Option<Map<String, Json>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RequestDoc {
     protocol: Option<String>,
@@ -165,16 +165,7 @@ impl RequestFixture {
             .map(SshDoc::into_attributes)
             .transpose()
             .map_err(invalid)?;
-        let request = doc.request.unwrap_or(RequestDoc {
-            protocol: None,
-            method: None,
-            host: None,
-            path: None,
-            route: None,
-            query: None,
-            headers: None,
-            source_ip: None,
-        });
+        let request = doc.request.unwrap_or_default();
         Ok(Self {
             now,
             identity,
