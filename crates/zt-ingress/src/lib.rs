@@ -1,0 +1,1 @@
+//! zt-ingress (under construction).
