@@ -12,7 +12,7 @@ use http::{HeaderName, Request, Response};
 use http_body_util::Full;
 use zt_core::audit::{Actor, AuditEvent, EventKind, Source, Target};
 use zt_core::identity::{Identity, Verifier};
-use zt_core::policy::{Effect, RequestContext, canonical_ip};
+use zt_core::policy::{Decision, Effect, RequestContext, canonical_ip};
 
 use crate::credentials::{PeerIdentity, bearer_token};
 use crate::layer::Config;
@@ -95,6 +95,18 @@ pub(crate) fn verifier(config: &Config) -> Result<&Verifier, String> {
         .ok_or_else(|| "this service does not accept tokens".to_owned())
 }
 
+/// The name of the route a request matched, for `request.route` in policies; set it in
+/// the request's extensions before the layer (it takes precedence over axum's
+/// `MatchedPath`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteName(pub Arc<str>);
+
+/// Watches every policy decision the layer makes, e.g. to count them in metrics.
+pub trait DecisionObserver: Send + Sync + 'static {
+    /// Called once per decided request, before the response is built.
+    fn decided(&self, decision: &Decision<'_>);
+}
+
 /// The outcome of deciding one request.
 pub(crate) enum Verdict {
     /// Pass it on, with what handlers may read.
@@ -135,7 +147,9 @@ pub(crate) fn decide<B>(
     if let Some(query) = request.uri().query() {
         context = context.with_query(query);
     }
-    if let Some(route) = request.extensions().get::<MatchedPath>() {
+    if let Some(RouteName(route)) = request.extensions().get::<RouteName>() {
+        context = context.with_route(route);
+    } else if let Some(route) = request.extensions().get::<MatchedPath>() {
         context = context.with_route(route.as_str());
     }
     if let Some(ip) = peer_ip(request) {
@@ -145,6 +159,9 @@ pub(crate) fn decide<B>(
         context = context.with_identity(identity);
     }
     let decision = engine.decide(&context);
+    if let Some(observer) = &config.observer {
+        observer.decided(&decision);
+    }
     let audited = decision.to_audit();
     let verdict = match (decision.effect(), identity) {
         (Effect::Allow, _) => Verdict::Allow(AccessDecision {

@@ -9,6 +9,7 @@ use zt_core::audit::Auditor;
 use zt_core::identity::Verifier;
 
 use crate::assertion::{AssertionSigner, DEFAULT_HEADER, JwksService};
+use crate::authorize::DecisionObserver;
 use crate::login::Login;
 use crate::policy::PolicyHandle;
 use crate::service::Auth;
@@ -55,6 +56,7 @@ pub(crate) struct Config {
     pub(crate) session: Option<SessionCookie>,
     pub(crate) login: Option<Login>,
     pub(crate) assertion: Option<Assertion>,
+    pub(crate) observer: Option<Arc<dyn DecisionObserver>>,
 }
 
 /// Signing the caller's identity for the inner service.
@@ -79,6 +81,7 @@ impl AuthLayer {
             session: None,
             login: None,
             assertion: None,
+            observer: None,
         }
     }
 }
@@ -126,6 +129,7 @@ pub struct AuthLayerBuilder {
     session: Option<SessionCookie>,
     login: Option<Login>,
     assertion: Option<(AssertionSigner, String)>,
+    observer: Option<Arc<dyn DecisionObserver>>,
 }
 
 /// Why a layer could not be built.
@@ -227,6 +231,12 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// Reports every policy decision to `observer` (e.g. metrics by effect and rule).
+    pub fn observer(mut self, observer: impl DecisionObserver) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
     /// Builds the layer.
     pub fn build(self) -> Result<AuthLayer, BuildError> {
         let policy = self.policy.ok_or(BuildError::MissingPolicy)?;
@@ -258,6 +268,7 @@ impl AuthLayerBuilder {
                     signer,
                     audience,
                 }),
+                observer: self.observer,
             }),
         })
     }

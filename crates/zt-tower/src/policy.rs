@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
+use tokio::sync::watch;
 use zt_core::policy::Engine;
 
 /// A shared, hot-swappable compiled policy. Clones share one slot: [`store`](Self::store)
@@ -21,22 +22,37 @@ use zt_core::policy::Engine;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
-pub struct PolicyHandle(Arc<ArcSwap<Engine>>);
+pub struct PolicyHandle(Arc<Shared>);
+
+struct Shared {
+    engine: ArcSwap<Engine>,
+    changes: watch::Sender<u64>,
+}
 
 impl PolicyHandle {
     /// A handle holding `engine`.
     pub fn new(engine: Engine) -> Self {
-        Self(Arc::new(ArcSwap::from_pointee(engine)))
+        Self(Arc::new(Shared {
+            engine: ArcSwap::from_pointee(engine),
+            changes: watch::Sender::new(0),
+        }))
     }
 
     /// The policy in force now (cheap; hold it only for one decision).
     pub fn load(&self) -> Guard<Arc<Engine>> {
-        self.0.load()
+        self.0.engine.load()
     }
 
-    /// Replaces the policy; requests that start after this see the new one.
+    /// Replaces the policy; requests that start after this see the new one, and live
+    /// connections re-check against it (see [`subscribe`](Self::subscribe)).
     pub fn store(&self, engine: Engine) {
-        self.0.store(Arc::new(engine));
+        self.0.engine.store(Arc::new(engine));
+        self.0.changes.send_modify(|generation| *generation += 1);
+    }
+
+    /// A receiver marked changed on every [`store`](Self::store).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.changes.subscribe()
     }
 }
 

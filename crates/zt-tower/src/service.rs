@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::SET_COOKIE;
+use http::header::{SET_COOKIE, UPGRADE};
 use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
 use tower::Service;
@@ -17,6 +17,7 @@ use crate::authorize::{
 };
 use crate::future::ResponseFuture;
 use crate::layer::Config;
+use crate::live::LiveCheck;
 use crate::response::{AuthBody, unavailable};
 use crate::session::Session;
 
@@ -111,7 +112,7 @@ where
 /// decision in its extensions, and the signed assertion when configured. Fails closed:
 /// an allowed request whose identity cannot be asserted is not forwarded.
 fn extend<B>(
-    config: &Config,
+    config: &Arc<Config>,
     request: &mut Request<B>,
     identity: Option<Arc<Identity>>,
     decision: AccessDecision,
@@ -124,6 +125,10 @@ fn extend<B>(
     {
         tracing::error!(%error, "allowed request not forwarded: its identity cannot be asserted");
         return Err(NotAsserted);
+    }
+    if request.headers().contains_key(UPGRADE) {
+        let live = LiveCheck::new(Arc::clone(config), request);
+        request.extensions_mut().insert(live);
     }
     if let Some(identity) = identity {
         request.extensions_mut().insert(identity);

@@ -120,6 +120,7 @@ async fn logout(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response
         }
     };
     if let Some(session) = &session {
+        inner.cookie.revoke(session);
         tracing::info!(subject = %session.subject, session_id = %session.session_id, "browser signed out");
     }
     let mut response = see_other(&inner.logout_target(session.as_ref()));

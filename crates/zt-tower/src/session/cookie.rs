@@ -6,7 +6,7 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use jiff::Timestamp;
 
-use super::{Session, SessionError, SessionKeys};
+use super::{Revocations, Session, SessionError, SessionKeys};
 
 /// The default cookie name. The `__Host-` prefix makes browsers insist on `Secure`,
 /// `Path=/` and no `Domain`, so sibling subdomains cannot set or shadow it.
@@ -83,6 +83,7 @@ pub struct SessionCookie {
     name: String,
     domain: Option<String>,
     cleared: HeaderValue,
+    revocations: Option<Revocations>,
 }
 
 impl SessionCookie {
@@ -96,7 +97,26 @@ impl SessionCookie {
             cleared: HeaderValue::from_static(
                 "__Host-zt-session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
             ),
+            revocations: None,
         }
+    }
+
+    /// The same cookie, refusing sessions revoked in `revocations` (logout adds to it).
+    pub fn with_revocations(mut self, revocations: Revocations) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
+    /// Revokes `session` (until it would have expired), when revocations are kept.
+    pub fn revoke(&self, session: &Session) {
+        if let Some(revocations) = &self.revocations {
+            revocations.revoke(&session.session_id, session.expires_at);
+        }
+    }
+
+    /// The revocations this cookie checks, if any.
+    pub fn revocations(&self) -> Option<&Revocations> {
+        self.revocations.as_ref()
     }
 
     /// The same cookie under another name.
@@ -110,7 +130,7 @@ impl SessionCookie {
                 "the session cookie name must be a non-empty RFC 6265 token".into(),
             ));
         }
-        Self::build(self.keys, name.to_owned(), self.domain)
+        Self::build(self.keys, name.to_owned(), self.domain, self.revocations)
     }
 
     /// The same cookie, sent to `domain` and its subdomains (`Domain=` attribute).
@@ -137,13 +157,14 @@ impl SessionCookie {
                 "the session cookie domain is not a valid domain name".into(),
             ));
         }
-        Self::build(self.keys, self.name, Some(domain))
+        Self::build(self.keys, self.name, Some(domain), self.revocations)
     }
 
     fn build(
         keys: SessionKeys,
         name: String,
         domain: Option<String>,
+        revocations: Option<Revocations>,
     ) -> Result<Self, SessionError> {
         let host_prefixed = name
             .get(..HOST_PREFIX.len())
@@ -163,6 +184,7 @@ impl SessionCookie {
             name,
             domain,
             cleared,
+            revocations,
         })
     }
 
@@ -284,6 +306,11 @@ impl SessionCookie {
         if session.is_expired_at(now) {
             return Err(SessionError::Expired);
         }
+        if let Some(revocations) = &self.revocations
+            && revocations.is_revoked(&session.session_id)
+        {
+            return Err(SessionError::Revoked);
+        }
         Ok(Some(session))
     }
 
@@ -325,6 +352,7 @@ impl fmt::Debug for SessionCookie {
             .field("name", &self.name)
             .field("domain", &self.domain)
             .field("keys", &self.keys)
+            .field("revocations", &self.revocations)
             .finish()
     }
 }

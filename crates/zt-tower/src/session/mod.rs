@@ -3,7 +3,8 @@
 //! A browser that signed in through OIDC carries its [`Session`] (subject, tokens, lifetimes)
 //! in one cookie, sealed with AES-256-GCM under a [`SessionKeys`] ring. [`SessionCookie`]
 //! turns a session into a `Set-Cookie` header value and back from a request's `Cookie`
-//! headers; nothing is kept server-side.
+//! headers. The only server-side state is [`Revocations`]: the ids of signed-out sessions,
+//! so a copied cookie stops working at logout.
 //!
 //! # Cookie format
 //!
@@ -29,10 +30,12 @@
 mod cookie;
 mod keys;
 mod model;
+mod revocation;
 
 pub use cookie::{DEFAULT_COOKIE_NAME, MAX_COOKIE_PAIRS, MAX_COOKIE_SIZE, SessionCookie};
 pub use keys::SessionKeys;
 pub use model::Session;
+pub use revocation::Revocations;
 
 /// Why a session could not be sealed, opened or configured.
 ///
@@ -56,6 +59,9 @@ pub enum SessionError {
     /// The session's absolute lifetime is over.
     #[error("session has expired")]
     Expired,
+    /// The session was signed out (its id is in the [`Revocations`]).
+    #[error("session has been signed out")]
+    Revoked,
     /// The cookie's `name=value` exceeds the size browsers keep.
     #[error(
         "session cookie is {size} bytes, over the {limit}-byte limit (browsers silently drop \

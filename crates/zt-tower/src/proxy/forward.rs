@@ -1,0 +1,500 @@
+//! [`ReverseProxy`]: the Tower service that forwards a request to an upstream and streams
+//! the response back, WebSocket upgrades included.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use bytes::Bytes;
+use http::header::{CONNECTION, HOST, UPGRADE};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls_pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tower::Service;
+
+use super::headers::{Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded};
+use crate::live::LiveCheck;
+use crate::response::problem;
+
+/// The scheme the client used to reach the proxy (for `X-Forwarded-Proto`); put it in the
+/// request's extensions. Absent means `http`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientScheme(pub &'static str);
+
+/// Why the proxy answered a request itself; found in the extensions of such responses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamError {
+    /// The upstream could not be reached or broke the exchange (502).
+    Unavailable,
+    /// The upstream's response head did not arrive in time (504).
+    Timeout,
+}
+
+/// Why a [`ReverseProxy`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyBuildError {
+    /// An upstream URL is not `http(s)://host[:port][/base]` without a query.
+    #[error("upstream `{0}` must be an http(s) URL with a host and no query")]
+    Upstream(String),
+    /// No upstream was given.
+    #[error("a reverse proxy needs at least one upstream")]
+    NoUpstream,
+    /// The TLS client configuration failed.
+    #[error("upstream TLS: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// Forwards requests to one of its upstreams (round-robin) over pooled keep-alive
+/// connections, streaming bodies both ways.
+///
+/// On the way up: hop-by-hop headers (and those named in `Connection`) are removed first,
+/// then client-sent forwarding headers are replaced by `X-Forwarded-For/-Proto/-Host` and
+/// `Forwarded` from the connection, then the configured header rules apply. WebSocket
+/// upgrades pass through when enabled; an upgraded connection carrying a
+/// [`LiveCheck`] is closed as soon as its request would no longer be allowed (checked on
+/// every policy swap or revocation, and every second for time windows and expiry).
+///
+/// Errors never escape as `Err`: an unreachable upstream is a `502`, a slow one a `504`.
+#[derive(Clone)]
+pub struct ReverseProxy {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+    upstreams: Vec<Upstream>,
+    next: AtomicUsize,
+    timeout: Duration,
+    idle_timeout: Duration,
+    websockets: bool,
+    preserve_host: bool,
+    set_headers: Vec<(HeaderName, HeaderValue)>,
+    remove_headers: Vec<HeaderName>,
+}
+
+struct Upstream {
+    scheme: Scheme,
+    authority: Authority,
+    host: HeaderValue,
+    /// Base path without a trailing slash (empty for `/`).
+    base: String,
+}
+
+impl ReverseProxy {
+    /// A builder forwarding to `upstreams` (base URLs such as `http://10.0.0.5:8080`).
+    pub fn builder<I, S>(upstreams: I) -> ReverseProxyBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ReverseProxyBuilder {
+            upstreams: upstreams.into_iter().map(Into::into).collect(),
+            timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
+            websockets: false,
+            preserve_host: false,
+            roots: Vec::new(),
+            set_headers: Vec::new(),
+            remove_headers: Vec::new(),
+        }
+    }
+
+    fn pick(&self) -> &Upstream {
+        let index = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.upstreams.len();
+        &self.inner.upstreams[index]
+    }
+}
+
+impl fmt::Debug for ReverseProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let upstreams: Vec<String> = self
+            .inner
+            .upstreams
+            .iter()
+            .map(|u| format!("{}://{}{}", u.scheme, u.authority, u.base))
+            .collect();
+        f.debug_struct("ReverseProxy")
+            .field("upstreams", &upstreams)
+            .field("timeout", &self.inner.timeout)
+            .field("websockets", &self.inner.websockets)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`ReverseProxy`] (consuming builder).
+#[must_use]
+#[derive(Debug)]
+pub struct ReverseProxyBuilder {
+    upstreams: Vec<String>,
+    timeout: Duration,
+    idle_timeout: Duration,
+    websockets: bool,
+    preserve_host: bool,
+    roots: Vec<CertificateDer<'static>>,
+    set_headers: Vec<(HeaderName, HeaderValue)>,
+    remove_headers: Vec<HeaderName>,
+}
+
+impl ReverseProxyBuilder {
+    /// Time allowed for the upstream's response head (default 30 s); then `504`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Idle time after which an upgraded connection is closed (default 5 min).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Pass WebSocket upgrades through (default: refused with `400`).
+    pub fn websockets(mut self, on: bool) -> Self {
+        self.websockets = on;
+        self
+    }
+
+    /// Send the client's `Host` upstream instead of the upstream's own.
+    pub fn preserve_host(mut self, on: bool) -> Self {
+        self.preserve_host = on;
+        self
+    }
+
+    /// Also trust `cert` for HTTPS upstreams (besides the platform's roots).
+    pub fn root_certificate(mut self, cert: CertificateDer<'static>) -> Self {
+        self.roots.push(cert);
+        self
+    }
+
+    /// Sets a request header on the way upstream (replacing any value).
+    pub fn set_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.set_headers.push((name, value));
+        self
+    }
+
+    /// Removes a request header on the way upstream.
+    pub fn remove_header(mut self, name: HeaderName) -> Self {
+        self.remove_headers.push(name);
+        self
+    }
+
+    /// Builds the proxy and its connection pool.
+    ///
+    /// # Errors
+    /// [`ProxyBuildError`] for a bad upstream URL or TLS setup.
+    pub fn build(self) -> Result<ReverseProxy, ProxyBuildError> {
+        if self.upstreams.is_empty() {
+            return Err(ProxyBuildError::NoUpstream);
+        }
+        let upstreams = self
+            .upstreams
+            .iter()
+            .map(|url| parse_upstream(url).ok_or_else(|| ProxyBuildError::Upstream(url.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls = zt_core::tls::client_config(&self.roots)?;
+        // HTTP/1.1 upstream: upgrades need it, and it pools well for a proxy.
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Ok(ReverseProxy {
+            inner: Arc::new(Inner {
+                client,
+                upstreams,
+                next: AtomicUsize::new(0),
+                timeout: self.timeout,
+                idle_timeout: self.idle_timeout,
+                websockets: self.websockets,
+                preserve_host: self.preserve_host,
+                set_headers: self.set_headers,
+                remove_headers: self.remove_headers,
+            }),
+        })
+    }
+}
+
+fn parse_upstream(url: &str) -> Option<Upstream> {
+    let uri: Uri = url.parse().ok()?;
+    let scheme = uri.scheme()?.clone();
+    if scheme != Scheme::HTTP && scheme != Scheme::HTTPS || uri.query().is_some() {
+        return None;
+    }
+    let authority = uri.authority()?.clone();
+    let host = HeaderValue::from_str(authority.as_str()).ok()?;
+    Some(Upstream {
+        scheme,
+        authority,
+        host,
+        base: uri.path().trim_end_matches('/').to_owned(),
+    })
+}
+
+impl<B> Service<Request<B>> for ReverseProxy
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let proxy = self.clone();
+        Box::pin(async move { Ok(proxy.forward(request).await) })
+    }
+}
+
+impl ReverseProxy {
+    async fn forward<B>(&self, mut request: Request<B>) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let inner = &*self.inner;
+        let upgrade = is_websocket_upgrade(request.headers());
+        if upgrade && !inner.websockets {
+            return answer(
+                request.headers(),
+                StatusCode::BAD_REQUEST,
+                "WebSocket upgrades are not enabled on this route",
+                None,
+            );
+        }
+        let live = request.extensions_mut().remove::<LiveCheck>();
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+        let (mut parts, body) = request.into_parts();
+        let upstream = self.pick();
+
+        let client_host = parts
+            .headers
+            .get(HOST)
+            .cloned()
+            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        remove_hop_by_hop(&mut parts.headers);
+        for name in &inner.remove_headers {
+            parts.headers.remove(name);
+        }
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            let scheme = parts
+                .extensions
+                .get::<ClientScheme>()
+                .map_or("http", |scheme| scheme.0);
+            set_forwarded(
+                &mut parts.headers,
+                &Forwarded {
+                    client: canonical(peer.ip()),
+                    proto: scheme,
+                    host: client_host.clone(),
+                    by: None,
+                },
+            );
+        }
+        for (name, value) in &inner.set_headers {
+            parts.headers.insert(name.clone(), value.clone());
+        }
+        let host = match (&client_host, inner.preserve_host) {
+            (Some(host), true) => host.clone(),
+            _ => upstream.host.clone(),
+        };
+        parts.headers.insert(HOST, host);
+        if upgrade {
+            parts
+                .headers
+                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            parts
+                .headers
+                .insert(UPGRADE, HeaderValue::from_static("websocket"));
+        }
+        let Some(uri) = upstream_uri(upstream, &parts.uri) else {
+            return answer(&parts.headers, StatusCode::BAD_REQUEST, "request target not understood", None);
+        };
+        let accept = parts.headers.clone();
+        parts.uri = uri;
+        parts.version = Version::HTTP_11;
+        let outbound = Request::from_parts(parts, Body::new(body));
+
+        let mut response = match tokio::time::timeout(inner.timeout, inner.client.request(outbound)).await
+        {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                tracing::warn!(upstream = %upstream.authority, %error, "upstream request failed");
+                return answer(
+                    &accept,
+                    StatusCode::BAD_GATEWAY,
+                    "the upstream service is unavailable",
+                    Some(UpstreamError::Unavailable),
+                );
+            }
+            Err(_) => {
+                tracing::warn!(upstream = %upstream.authority, timeout = ?inner.timeout, "upstream timed out");
+                return answer(
+                    &accept,
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the upstream service did not answer in time",
+                    Some(UpstreamError::Timeout),
+                );
+            }
+        };
+        if let Some(client_upgrade) = client_upgrade
+            && response.status() == StatusCode::SWITCHING_PROTOCOLS
+        {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            let idle = inner.idle_timeout;
+            tokio::spawn(async move {
+                match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                    Ok((client, upstream)) => {
+                        bridge(TokioIo::new(client), TokioIo::new(upstream), live, idle).await;
+                    }
+                    Err(error) => tracing::debug!(%error, "upgrade did not complete"),
+                }
+            });
+            let (mut parts, _) = response.into_parts();
+            let keep_upgrade = parts.headers.get(UPGRADE).cloned();
+            remove_hop_by_hop(&mut parts.headers);
+            parts
+                .headers
+                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+            if let Some(value) = keep_upgrade {
+                parts.headers.insert(UPGRADE, value);
+            }
+            return Response::from_parts(parts, Body::empty());
+        }
+        remove_hop_by_hop(response.headers_mut());
+        response.map(Body::new)
+    }
+}
+
+/// The upstream URI: its scheme and authority, its base path joined with the request's
+/// path and query.
+fn upstream_uri(upstream: &Upstream, uri: &Uri) -> Option<Uri> {
+    let path_and_query = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let joined = if upstream.base.is_empty() {
+        PathAndQuery::try_from(path_and_query).ok()?
+    } else {
+        PathAndQuery::try_from(format!("{}{path_and_query}", upstream.base)).ok()?
+    };
+    Uri::builder()
+        .scheme(upstream.scheme.clone())
+        .authority(upstream.authority.clone())
+        .path_and_query(joined)
+        .build()
+        .ok()
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    zt_core::policy::canonical_ip(ip)
+}
+
+fn answer(
+    headers: &HeaderMap,
+    status: StatusCode,
+    detail: &str,
+    error: Option<UpstreamError>,
+) -> Response<Body> {
+    let mut response = problem(headers, status, detail).map(Body::new);
+    if let Some(error) = error {
+        response.extensions_mut().insert(error);
+    }
+    response
+}
+
+/// Copies bytes both ways until either side closes, the connection idles for `idle`, or
+/// (with a [`LiveCheck`]) its request is no longer allowed.
+async fn bridge<C, U>(client: C, upstream: U, live: Option<LiveCheck>, idle: Duration)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let copy = copy_until_idle(client, upstream, idle);
+    match live {
+        None => copy.await,
+        Some(live) => {
+            tokio::select! {
+                () = copy => {}
+                () = until_denied(&live) => {
+                    tracing::info!(?live, "closing a live connection: its request is no longer allowed");
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when `live`'s request is denied: re-checked on every change notification and
+/// every second.
+async fn until_denied(live: &LiveCheck) {
+    let mut changes = live.changes();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = changes.changed() => {}
+            _ = tick.tick() => {}
+        }
+        if !live.is_allowed().await {
+            return;
+        }
+    }
+}
+
+/// Bidirectional copy with an idle timeout; both sides are shut down at the end.
+async fn copy_until_idle<C, U>(mut client: C, mut upstream: U, idle: Duration)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut up = vec![0u8; 16 * 1024];
+    let mut down = vec![0u8; 16 * 1024];
+    let (mut client_open, mut upstream_open) = (true, true);
+    while client_open || upstream_open {
+        let step = tokio::time::timeout(idle, async {
+            tokio::select! {
+                read = client.read(&mut up), if client_open => match read {
+                    Ok(0) | Err(_) => {
+                        client_open = false;
+                        upstream.shutdown().await.is_ok()
+                    }
+                    Ok(n) => upstream.write_all(&up[..n]).await.is_ok(),
+                },
+                read = upstream.read(&mut down), if upstream_open => match read {
+                    Ok(0) | Err(_) => {
+                        upstream_open = false;
+                        client.shutdown().await.is_ok()
+                    }
+                    Ok(n) => client.write_all(&down[..n]).await.is_ok(),
+                },
+            }
+        })
+        .await;
+        match step {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
+        }
+    }
+    let _ = client.shutdown().await;
+    let _ = upstream.shutdown().await;
+}
