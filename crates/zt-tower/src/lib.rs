@@ -5,7 +5,9 @@
 //! ([`PolicyHandle`] swaps it while serving), and audited; handlers read the caller with
 //! the [`Authenticated`] extractor. [`assertion`] signs the caller's identity for
 //! upstreams and verifies it there; [`session`] seals browser sessions in cookies, and
-//! [`login`] signs browsers in with OpenID Connect.
+//! [`login`] signs browsers in with OpenID Connect. [`proxy`] has the reverse-proxy
+//! pieces: strict path normalisation (policy and upstream see the same path) and
+//! hop-by-hop and forwarding headers.
 //!
 //! Layout follows tower-http: [`AuthLayer`] (layer.rs), [`Auth`] (service.rs),
 //! [`ResponseFuture`] (future.rs).
@@ -19,6 +21,7 @@ mod layer;
 mod live;
 pub mod login;
 mod policy;
+pub mod proxy;
 mod response;
 mod service;
 pub mod session;
