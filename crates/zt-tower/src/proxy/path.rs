@@ -309,7 +309,7 @@ fn is_forbidden_escape(value: u8) -> bool {
 /// use tower::Layer;
 /// use zt_tower::proxy::NormalizePathLayer;
 ///
-/// let app = Router::new().route("/admin", get(|| async { "admin" }));
+/// let app: Router = Router::new().route("/admin", get(|| async { "admin" }));
 /// let service = NormalizePathLayer::new().case_insensitive(true).layer(app);
 /// # let _ = service;
 /// ```
