@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -306,7 +306,7 @@ impl ReverseProxy {
             set_forwarded(
                 &mut parts.headers,
                 &Forwarded {
-                    client: canonical(peer.ip()),
+                    client: peer.ip(),
                     proto: scheme,
                     host: client_host.clone(),
                     by: None,
@@ -403,10 +403,6 @@ fn upstream_uri(upstream: &Upstream, uri: &Uri) -> Option<Uri> {
         .path_and_query(joined)
         .build()
         .ok()
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    zt_core::policy::canonical_ip(ip)
 }
 
 fn answer(

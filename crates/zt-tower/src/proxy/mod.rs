@@ -1,5 +1,5 @@
-//! Reverse-proxy building blocks: strict path normalisation ([`path`]) and hop-by-hop
-//! and forwarding headers ([`headers`]).
+//! Reverse-proxy building blocks: strict path normalisation ([`path`]), hop-by-hop
+//! and forwarding headers ([`headers`]), and the forwarding service ([`ReverseProxy`]).
 //!
 //! A path is normalised once, before anything decides on it, so the policy and the
 //! upstream see the same path: wrap the whole service (router and
@@ -7,9 +7,11 @@
 //! forwarding, remove the hop-by-hop headers first, then set the forwarding and identity
 //! headers, so a client can neither smuggle them in nor have them removed.
 
+mod forward;
 pub mod headers;
 pub mod path;
 
+pub use forward::{ClientScheme, ProxyBuildError, ReverseProxy, ReverseProxyBuilder, UpstreamError};
 pub use headers::{Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded};
 pub use path::{
     NormalizePath, NormalizePathFuture, NormalizePathLayer, PathError, normalize_path,
