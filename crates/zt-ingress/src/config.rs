@@ -71,6 +71,9 @@ pub struct Config {
     pub limits: Limits,
     /// The HTTPS listener's TLS settings.
     pub tls: Option<TlsSettings>,
+    /// SPIFFE trust domains whose X.509-SVIDs (issued under `tls.client_ca`) identify
+    /// workloads; client certificates are not identities without one.
+    pub spiffe_trust_domains: Vec<String>,
     /// Trusted OpenID providers.
     pub providers: Vec<Provider>,
     /// Browser sessions.
@@ -156,7 +159,10 @@ impl fmt::Debug for LoginClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginClient")
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("scopes", &self.scopes)
             .finish()
     }
@@ -280,6 +286,8 @@ struct TlsFile {
     sni: Vec<SniFile>,
     client_ca: Option<PathBuf>,
     client_auth: Option<Spanned<String>>,
+    #[serde(default)]
+    spiffe_trust_domains: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -353,10 +361,8 @@ struct RouteFile {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HeadersFile {
-    #[serde(default)]
-    set: Spanned<BTreeMap<String, String>>,
-    #[serde(default)]
-    remove: Spanned<Vec<String>>,
+    set: Option<Spanned<BTreeMap<String, String>>>,
+    remove: Option<Spanned<Vec<String>>>,
 }
 
 impl Config {
@@ -404,10 +410,18 @@ struct Locator<'a> {
 }
 
 impl Locator<'_> {
-    fn invalid(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
+    fn invalid(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let before = self.text.get(..span.start).unwrap_or(self.text);
         let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
         ConfigError::Invalid {
             file: self.file.to_owned(),
             line,
@@ -449,9 +463,18 @@ impl Locator<'_> {
     fn resolve(&self, file: File) -> Result<Config, ConfigError> {
         let listen = self.listen(file.listen)?;
         let limits = self.limits(file.limits)?;
+        let spiffe_trust_domains = file
+            .tls
+            .as_ref()
+            .map(|tls| tls.spiffe_trust_domains.clone())
+            .unwrap_or_default();
         let tls = file.tls.map(|tls| self.tls(tls)).transpose()?;
         if listen.https.is_some() && tls.is_none() {
-            return Err(self.invalid(0..0, "listen.https", "an HTTPS listener needs a [tls] section"));
+            return Err(self.invalid(
+                0..0,
+                "listen.https",
+                "an HTTPS listener needs a [tls] section",
+            ));
         }
         if listen.http.is_none() && listen.https.is_none() {
             return Err(self.invalid(
@@ -482,7 +505,11 @@ impl Locator<'_> {
         };
         let audit = match (file.audit.file, file.audit.stdout) {
             (Some(_), true) => {
-                return Err(self.invalid(0..0, "audit", "choose one of audit.file and audit.stdout"));
+                return Err(self.invalid(
+                    0..0,
+                    "audit",
+                    "choose one of audit.file and audit.stdout",
+                ));
             }
             (Some(path), false) => AuditTarget::File(self.path(&path)),
             (None, _) => AuditTarget::Stdout,
@@ -508,6 +535,7 @@ impl Locator<'_> {
             listen,
             limits,
             tls,
+            spiffe_trust_domains,
             providers,
             session,
             audit,
@@ -559,7 +587,11 @@ impl Locator<'_> {
         };
         let max_connections = match limits.max_connections {
             Some(value) if *value.get_ref() == 0 => {
-                return Err(self.invalid(value.span(), "limits.max_connections", "must be at least 1"));
+                return Err(self.invalid(
+                    value.span(),
+                    "limits.max_connections",
+                    "must be at least 1",
+                ));
             }
             Some(value) => value.into_inner(),
             None => default.max_connections,
@@ -736,36 +768,48 @@ impl Locator<'_> {
                 let origin = resolved.display().to_string();
                 (source, origin, Some(resolved))
             }
-            (None, Some(inline)) => (inline.get_ref().clone(), format!("{}[inline]", key("policy_inline")), None),
+            (None, Some(inline)) => (
+                inline.get_ref().clone(),
+                format!("{}[inline]", key("policy_inline")),
+                None,
+            ),
         };
         let policy = Engine::from_source(&source).map_err(|error| ConfigError::Policy {
-            key: key(if policy_file.is_some() { "policy" } else { "policy_inline" }),
+            key: key(if policy_file.is_some() {
+                "policy"
+            } else {
+                "policy_inline"
+            }),
             rendered: error.render(&origin, &source),
         })?;
         let mut set_headers = Vec::new();
-        for (name, value) in route.headers.set.get_ref() {
-            let parsed = HeaderName::try_from(name.as_str())
-                .ok()
-                .zip(HeaderValue::try_from(value.as_str()).ok())
-                .ok_or_else(|| {
-                    self.invalid(
-                        route.headers.set.span(),
-                        &key("headers.set"),
-                        format!("`{name}: {value}` is not a valid header"),
-                    )
-                })?;
-            set_headers.push(parsed);
+        if let Some(set) = &route.headers.set {
+            for (name, value) in set.get_ref() {
+                let parsed = HeaderName::try_from(name.as_str())
+                    .ok()
+                    .zip(HeaderValue::try_from(value.as_str()).ok())
+                    .ok_or_else(|| {
+                        self.invalid(
+                            set.span(),
+                            &key("headers.set"),
+                            format!("`{name}: {value}` is not a valid header"),
+                        )
+                    })?;
+                set_headers.push(parsed);
+            }
         }
         let mut remove_headers = Vec::new();
-        for name in route.headers.remove.get_ref() {
-            let parsed = HeaderName::try_from(name.as_str()).map_err(|_| {
-                self.invalid(
-                    route.headers.remove.span(),
-                    &key("headers.remove"),
-                    format!("`{name}` is not a header name"),
-                )
-            })?;
-            remove_headers.push(parsed);
+        if let Some(remove) = &route.headers.remove {
+            for name in remove.get_ref() {
+                let parsed = HeaderName::try_from(name.as_str()).map_err(|_| {
+                    self.invalid(
+                        remove.span(),
+                        &key("headers.remove"),
+                        format!("`{name}` is not a header name"),
+                    )
+                })?;
+                remove_headers.push(parsed);
+            }
         }
         Ok(RouteConfig {
             name,
@@ -778,7 +822,11 @@ impl Locator<'_> {
             assertion: route.assertion,
             websockets: route.websockets,
             case_insensitive: route.case_insensitive,
-            timeout: self.duration(route.timeout.as_ref(), &key("timeout"), Duration::from_secs(30))?,
+            timeout: self.duration(
+                route.timeout.as_ref(),
+                &key("timeout"),
+                Duration::from_secs(30),
+            )?,
             idle_timeout: self.duration(
                 route.idle_timeout.as_ref(),
                 &key("idle_timeout"),
@@ -816,12 +864,14 @@ fn parse_from(from: &str, case_insensitive: bool) -> Result<(HostPattern, String
 
 /// An upstream base URL: `http` or `https`, a host, an optional base path, no query.
 fn parse_upstream(url: &str) -> Result<Uri, String> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| format!("`{url}` is not a URL"))?;
+    let uri: Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
     match uri.scheme_str() {
         Some("http" | "https") => {}
-        _ => return Err(format!("`{url}`: the upstream must be an http:// or https:// URL")),
+        _ => {
+            return Err(format!(
+                "`{url}`: the upstream must be an http:// or https:// URL"
+            ));
+        }
     }
     if uri.authority().is_none() {
         return Err(format!("`{url}`: the upstream URL has no host"));
@@ -862,7 +912,9 @@ policy_inline = 'allow "all" when identity.authenticated'
 
     #[test]
     fn unknown_key_names_line_and_key() {
-        let text = ROUTE.replace("websocket", "").replace("policy_inline", "polcy_inline");
+        let text = ROUTE
+            .replace("websocket", "")
+            .replace("policy_inline", "polcy_inline");
         let error = parse(&text).unwrap_err().to_string();
         assert!(error.contains("ingress.toml"), "{error}");
         assert!(error.contains("line 9"), "{error}");
@@ -873,7 +925,10 @@ policy_inline = 'allow "all" when identity.authenticated'
     fn bad_upstream_names_line_column_and_key() {
         let text = ROUTE.replace("http://127.0.0.1:3000", "ftp://x");
         let error = parse(&text).unwrap_err().to_string();
-        assert!(error.starts_with("ingress.toml:8:6: routes[0].to:"), "{error}");
+        assert!(
+            error.starts_with("ingress.toml:8:6: routes[0].to:"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -228,12 +228,29 @@ mod tests {
         let metrics = Metrics::new();
         let route = Label(Arc::from("app"));
         metrics.request(&route, 200, Duration::from_millis(3), None);
-        metrics.request(&route, 504, Duration::from_secs(30), Some(UpstreamError::Timeout));
+        metrics.request(
+            &route,
+            504,
+            Duration::from_secs(30),
+            Some(UpstreamError::Timeout),
+        );
         metrics.reload(true);
         let text = metrics.encode();
-        assert!(text.contains("zt_ingress_requests_total{route=\"app\",code=\"200\"} 1"), "{text}");
-        assert!(text.contains("zt_ingress_upstream_errors_total{route=\"app\",kind=\"timeout\"} 1"), "{text}");
-        assert!(text.contains("zt_ingress_config_reloads_total{result=\"ok\"} 1"), "{text}");
-        assert!(text.contains("zt_ingress_request_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("zt_ingress_requests_total{route=\"app\",code=\"200\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("zt_ingress_upstream_errors_total{route=\"app\",kind=\"timeout\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("zt_ingress_config_reloads_total{result=\"ok\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("zt_ingress_request_duration_seconds_bucket"),
+            "{text}"
+        );
     }
 }

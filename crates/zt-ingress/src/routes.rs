@@ -174,6 +174,9 @@ mod tests {
         assert_eq!(best_match(routes, "b.example.com", "/admin"), Some(1));
         assert_eq!(best_match(routes, "other.org", "/"), Some(0));
         assert_eq!(best_match(routes, "app.example.com", "/CI/x"), Some(4));
-        assert_eq!(best_match(routes[1..2].iter().copied(), "other.org", "/"), None);
+        assert_eq!(
+            best_match(routes[1..2].iter().copied(), "other.org", "/"),
+            None
+        );
     }
 }

@@ -33,7 +33,7 @@ pub use future::ResponseFuture;
 pub use layer::{AuthLayer, AuthLayerBuilder, BuildError};
 pub use live::{LiveChanges, LiveCheck};
 pub use policy::PolicyHandle;
-pub use response::AuthBody;
+pub use response::{AuthBody, problem};
 pub use service::Auth;
 
 /// The guide's examples, compiled as doctests.

@@ -62,12 +62,10 @@ pub(crate) fn unavailable(headers: &HeaderMap, detail: &str) -> Response<Full<By
     problem(headers, StatusCode::SERVICE_UNAVAILABLE, detail)
 }
 
-/// An error answer: HTML for browsers, `application/problem+json` otherwise.
-pub(crate) fn problem(
-    headers: &HeaderMap,
-    status: StatusCode,
-    detail: &str,
-) -> Response<Full<Bytes>> {
+/// An error answer in the form the client asked for: an HTML page for browsers (by
+/// `Accept`), RFC 9457 `application/problem+json` otherwise; never cached. `detail` is
+/// shown to the client, so it must not carry internal detail.
+pub fn problem(headers: &HeaderMap, status: StatusCode, detail: &str) -> Response<Full<Bytes>> {
     let title = status.canonical_reason().unwrap_or("Error");
     let (content_type, body) = if wants_html(headers) {
         (

@@ -289,11 +289,12 @@ impl ReverseProxy {
         let (mut parts, body) = request.into_parts();
         let upstream = self.pick();
 
-        let client_host = parts
-            .headers
-            .get(HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+        let client_host = parts.headers.get(HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
         remove_hop_by_hop(&mut parts.headers);
         for name in &inner.remove_headers {
             parts.headers.remove(name);
@@ -330,14 +331,20 @@ impl ReverseProxy {
                 .insert(UPGRADE, HeaderValue::from_static("websocket"));
         }
         let Some(uri) = upstream_uri(upstream, &parts.uri) else {
-            return answer(&parts.headers, StatusCode::BAD_REQUEST, "request target not understood", None);
+            return answer(
+                &parts.headers,
+                StatusCode::BAD_REQUEST,
+                "request target not understood",
+                None,
+            );
         };
         let accept = parts.headers.clone();
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         let outbound = Request::from_parts(parts, Body::new(body));
 
-        let mut response = match tokio::time::timeout(inner.timeout, inner.client.request(outbound)).await
+        let mut response = match tokio::time::timeout(inner.timeout, inner.client.request(outbound))
+            .await
         {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {

@@ -11,7 +11,9 @@ mod forward;
 pub mod headers;
 pub mod path;
 
-pub use forward::{ClientScheme, ProxyBuildError, ReverseProxy, ReverseProxyBuilder, UpstreamError};
+pub use forward::{
+    ClientScheme, ProxyBuildError, ReverseProxy, ReverseProxyBuilder, UpstreamError,
+};
 pub use headers::{Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded};
 pub use path::{
     NormalizePath, NormalizePathFuture, NormalizePathLayer, PathError, normalize_path,

@@ -44,7 +44,11 @@ impl Revocations {
     pub fn revoke(&self, id: &str, until: Timestamp) {
         let now = Timestamp::now();
         {
-            let mut revoked = self.0.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut revoked = self
+                .0
+                .revoked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             revoked.retain(|_, expiry| *expiry > now);
             revoked.insert(id.to_owned(), until);
         }
@@ -54,7 +58,11 @@ impl Revocations {
     /// Whether session `id` is revoked now.
     #[must_use]
     pub fn is_revoked(&self, id: &str) -> bool {
-        let revoked = self.0.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+        let revoked = self
+            .0
+            .revoked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         revoked
             .get(id)
             .is_some_and(|until| *until > Timestamp::now())
@@ -81,6 +89,8 @@ impl fmt::Debug for Revocations {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len();
-        f.debug_struct("Revocations").field("sessions", &count).finish()
+        f.debug_struct("Revocations")
+            .field("sessions", &count)
+            .finish()
     }
 }
