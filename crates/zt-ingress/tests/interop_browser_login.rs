@@ -1,7 +1,9 @@
-//! Browser login with real peers: Debian's headless Chromium signs in at an app behind
-//! zt through a certified OpenID Provider (`oidc-provider`), with a real login form and
-//! consent page, PKCE, a confidential client (HTTP Basic) and JWT access tokens; signs
-//! out through the provider's end_session; and a second user is refused by policy (403).
+//! Browser login with real peers, through the ingress: Debian's headless Chromium opens
+//! a protected page of an upstream behind `zt-ingress`, signs in at a certified OpenID
+//! Provider (`oidc-provider`) with a real login form and consent page (PKCE, a
+//! confidential client over HTTP Basic, JWT access tokens), reaches the upstream with
+//! its session (the upstream verifies the ingress's signed identity assertion), signs
+//! out through the provider's end_session, and a second user is refused by policy (403).
 //!
 //! Needs `node`, `npm ci` in `tests/interop/{oidc-provider,browser}` and
 //! `/usr/bin/chromium`; `ZT_INTEROP=require` (set by `.ci/run`) fails when they are
@@ -12,19 +14,19 @@
 #[path = "support/peers.rs"]
 mod peers;
 
-use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::Extension;
 use axum::response::Html;
 use axum::routing::get;
 use peers::{BrowserArgs, InteropMode, OidcProvider, OidcProviderOptions, Peer};
-use zt_core::audit::{Auditor, MemoryLog, MemorySink};
-use zt_core::identity::{IssuerConfig, Verifier};
-use zt_core::policy::Engine;
-use zt_tower::login::LoginConfig;
-use zt_tower::session::{SessionCookie, SessionKeys};
-use zt_tower::{AuthLayer, Authenticated};
+use zt_core::identity::{Identity, IssuerConfig, Verifier};
+use zt_ingress::Ingress;
+use zt_ingress::config::Config;
+use zt_tower::assertion::{AssertionLayer, upstream_issuer_config};
 
 const CLIENT_ID: &str = "zt-interop-app";
 const CLIENT_SECRET: &str = "interop-client-secret-0123456789";
@@ -41,79 +43,69 @@ deny "admin-area"
   when request.path starts_with "/admin" and not identity.groups has "admins"
 "#;
 
-/// The app under test, listening at `base_url`. In-process for now; the ingress proxy
-/// in front of an upstream will take its place (same URLs, same policy).
-struct AppUnderTest {
-    base_url: String,
-    audit: MemoryLog,
-    auditor: Auditor,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for AppUnderTest {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-/// Binds the app's address first: the provider must know its redirect URIs.
-async fn bind_app() -> (tokio::net::TcpListener, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}", listener.local_addr().unwrap());
-    (listener, base_url)
-}
-
-/// An axum app behind `AuthLayer` with browser login at `issuer` (wiring as in
-/// `examples/axum-app.rs`).
-async fn start_app(
-    listener: tokio::net::TcpListener,
-    base_url: &str,
+/// The ingress configuration: the provider for tokens and browser login (the client
+/// secret read from `secret_file`), one route to the upstream with identity
+/// assertions, audit to a file.
+fn ingress_config(
+    listen: &str,
     issuer: &str,
-) -> AppUnderTest {
+    upstream: &str,
+    secret_file: &Path,
+    audit: &Path,
+) -> String {
+    format!(
+        r#"[listen]
+http = "{listen}"
+
+[[providers]]
+issuer = "{issuer}"
+audiences = ["{AUDIENCE}"]
+client_id = "{CLIENT_ID}"
+client_secret_file = "{secret}"
+scopes = ["profile", "email", "groups"]
+
+[audit]
+file = "{audit}"
+
+[[routes]]
+name = "app"
+from = "*"
+to = ["{upstream}"]
+assertion = true
+policy_inline = '''{POLICY}'''
+"#,
+        secret = secret_file.display(),
+        audit = audit.display()
+    )
+}
+
+/// The upstream: a public page, and `/me` and `/admin` that only accept requests with
+/// the ingress's identity assertion, verified against the ingress's JWKS.
+async fn start_upstream(
+    listener: tokio::net::TcpListener,
+    ingress_url: &str,
+    audience: &str,
+) -> tokio::task::JoinHandle<()> {
+    let keys = IssuerConfig::jwks_url(
+        ingress_url,
+        format!("{ingress_url}/.well-known/zt-jwks.json"),
+    );
     let verifier = Verifier::builder()
-        .issuer(IssuerConfig::discover(issuer).audience(AUDIENCE))
+        .issuer(upstream_issuer_config(keys, audience))
         .build()
         .await
-        .expect("discover the provider for the verifier");
-    let (sink, audit) = MemorySink::new();
-    let auditor = Auditor::builder(sink).start().unwrap();
-    let cookie = SessionCookie::new(SessionKeys::generate().unwrap());
-    let login = LoginConfig::new(issuer, CLIENT_ID, base_url, cookie)
-        .client_secret(CLIENT_SECRET)
-        .scopes(["profile", "email", "groups"])
-        .build()
-        .await
-        .expect("browser login against oidc-provider");
-    let layer = AuthLayer::builder()
-        .verifier(verifier)
-        .policy(Engine::from_source(POLICY).expect("policy"))
-        .auditor(auditor.clone())
-        .login(login.clone())
-        .build()
-        .unwrap();
+        .expect("the ingress serves its assertion keys");
     let app = Router::new()
+        .route("/me", get(me))
+        .route("/admin", get(admin))
+        .route_layer(AssertionLayer::new(verifier))
         .route(
             "/",
             get(|| async { Html("<h1>zt interop app</h1><p>public page</p>") }),
-        )
-        .route("/me", get(me))
-        .route("/admin", get(admin))
-        .layer(layer)
-        .merge(login.router());
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    AppUnderTest {
-        base_url: base_url.to_owned(),
-        audit,
-        auditor,
-        server,
-    }
+        );
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    })
 }
 
 fn escape(text: &str) -> String {
@@ -123,7 +115,7 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-async fn me(caller: Authenticated) -> Html<String> {
+async fn me(Extension(caller): Extension<Arc<Identity>>) -> Html<String> {
     Html(format!(
         "<h1>Signed in</h1><p id=\"who\">Signed in as {} ({})</p><p id=\"groups\">groups: {}</p><p>issuer: {}</p>",
         escape(caller.email.as_deref().unwrap_or("-")),
@@ -133,7 +125,7 @@ async fn me(caller: Authenticated) -> Html<String> {
     ))
 }
 
-async fn admin(caller: Authenticated) -> Html<String> {
+async fn admin(Extension(caller): Extension<Arc<Identity>>) -> Html<String> {
     Html(format!(
         "<h1>Admin area</h1><p>Welcome, {}.</p>",
         escape(&caller.subject)
@@ -149,7 +141,13 @@ async fn browser_signs_in_signs_out_and_is_denied_by_policy() {
     let started = Instant::now();
     let artifacts = peers::artifact_dir(TEST);
 
-    let (listener, base_url) = bind_app().await;
+    // Addresses first: the provider must know the redirect URIs, the ingress its upstream.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen_addr = listen.local_addr().unwrap();
+    drop(listen);
+    let base_url = format!("http://{listen_addr}");
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
     let idp = OidcProvider::start(&OidcProviderOptions {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
@@ -159,7 +157,20 @@ async fn browser_signs_in_signs_out_and_is_denied_by_policy() {
         log: Some(artifacts.join("oidc-provider.log")),
     })
     .unwrap_or_else(|e| panic!("{TEST}: {e}"));
-    let app = start_app(listener, &base_url, idp.issuer()).await;
+    let audit_path = artifacts.join("audit.jsonl");
+    let _ = std::fs::remove_file(&audit_path);
+    let secret_file = artifacts.join("client-secret");
+    std::fs::write(&secret_file, CLIENT_SECRET).unwrap();
+    let text = ingress_config(
+        &listen_addr.to_string(),
+        idp.issuer(),
+        &upstream_url,
+        &secret_file,
+        &audit_path,
+    );
+    let config = Config::parse(&text, "interop.toml", &artifacts).expect("ingress config");
+    let ingress = Ingress::start(config, None).await.expect("ingress starts");
+    let upstream_task = start_upstream(upstream, &base_url, &upstream_url).await;
     let ready = started.elapsed();
 
     let args = BrowserArgs {
@@ -168,10 +179,10 @@ async fn browser_signs_in_signs_out_and_is_denied_by_policy() {
         ..BrowserArgs::default()
     }
     .arg("issuer", idp.issuer())
-    .arg("protected-url", format!("{}/me", app.base_url))
-    .arg("logout-url", format!("{}/.zt/logout", app.base_url))
-    .arg("after-logout-url", format!("{}/", app.base_url))
-    .arg("denied-url", format!("{}/admin", app.base_url))
+    .arg("protected-url", format!("{base_url}/me"))
+    .arg("logout-url", format!("{base_url}/.zt/logout"))
+    .arg("after-logout-url", format!("{base_url}/"))
+    .arg("denied-url", format!("{base_url}/admin"))
     .arg("user1", "alice")
     .arg("password1", "alice-pw")
     .arg("expect1", "Signed in as alice@example.com (alice)")
@@ -196,9 +207,10 @@ async fn browser_signs_in_signs_out_and_is_denied_by_policy() {
     }
 
     // The audit log saw both sign-ins' requests and the refusal.
-    app.auditor.flush().await.unwrap();
-    let lines = app.audit.lines();
-    std::fs::write(artifacts.join("audit.jsonl"), lines.join("\n")).unwrap();
+    ingress.shutdown().await;
+    upstream_task.abort();
+    let text = std::fs::read_to_string(&audit_path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
     let events: Vec<serde_json::Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -222,6 +234,5 @@ async fn browser_signs_in_signs_out_and_is_denied_by_policy() {
             "no audit event {effect} {path} for {sub:?} by {rule:?}: {lines:#?}"
         );
     }
-    drop(app);
     drop(idp);
 }
