@@ -695,6 +695,13 @@ impl Locator<'_> {
             })?),
             (None, None) => None,
         };
+        if provider.audiences.is_empty() && provider.client_id.is_none() {
+            return Err(self.invalid(
+                provider.issuer.span(),
+                &key("audiences"),
+                "list the audiences this proxy accepts (tokens for other services must not pass)",
+            ));
+        }
         let login = match provider.client_id {
             Some(client_id) => Some(LoginClient {
                 client_id,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http::header::{CONNECTION, HOST, UPGRADE};
+use http::header::{ACCEPT, CONNECTION, HOST, UPGRADE};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper_rustls::HttpsConnector;
@@ -338,7 +338,8 @@ impl ReverseProxy {
                 None,
             );
         };
-        let accept = parts.headers.clone();
+        // Error answers follow the client's Accept; keep only that header for them.
+        let accept = parts.headers.get(ACCEPT).cloned();
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         let outbound = Request::from_parts(parts, Body::new(body));
@@ -350,7 +351,7 @@ impl ReverseProxy {
             Ok(Err(error)) => {
                 tracing::warn!(upstream = %upstream.authority, %error, "upstream request failed");
                 return answer(
-                    &accept,
+                    &accept_only(accept),
                     StatusCode::BAD_GATEWAY,
                     "the upstream service is unavailable",
                     Some(UpstreamError::Unavailable),
@@ -359,7 +360,7 @@ impl ReverseProxy {
             Err(_) => {
                 tracing::warn!(upstream = %upstream.authority, timeout = ?inner.timeout, "upstream timed out");
                 return answer(
-                    &accept,
+                    &accept_only(accept),
                     StatusCode::GATEWAY_TIMEOUT,
                     "the upstream service did not answer in time",
                     Some(UpstreamError::Timeout),
@@ -410,6 +411,14 @@ fn upstream_uri(upstream: &Upstream, uri: &Uri) -> Option<Uri> {
         .path_and_query(joined)
         .build()
         .ok()
+}
+
+fn accept_only(accept: Option<HeaderValue>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(accept) = accept {
+        headers.insert(ACCEPT, accept);
+    }
+    headers
 }
 
 fn answer(
