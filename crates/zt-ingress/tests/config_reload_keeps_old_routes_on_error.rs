@@ -23,11 +23,9 @@ fn names_line_and_column(text: &str, file: &str) -> bool {
             && parts
                 .next()
                 .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
-            && parts.next().is_some_and(|c| {
-                c.bytes()
-                    .next()
-                    .is_some_and(|first| first.is_ascii_digit())
-            })
+            && parts
+                .next()
+                .is_some_and(|c| c.bytes().next().is_some_and(|first| first.is_ascii_digit()))
     })
 }
 
@@ -105,7 +103,11 @@ async fn broken_reloads_are_refused_and_valid_changes_are_picked_up() {
     assert_eq!(status(alice).await, 200);
     let text = metrics(&ingress).await;
     assert!(
-        sample(&text, "zt_ingress_config_reloads_total", &[("result", "ok")]) >= 2.0,
+        sample(
+            &text,
+            "zt_ingress_config_reloads_total",
+            &[("result", "ok")]
+        ) >= 2.0,
         "{text}"
     );
     ingress.shutdown().await;

@@ -9,8 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{
-    TempDir, base_toml, closed_port, get, header_upstream, idp, metrics, route_toml, sample,
-    start,
+    TempDir, base_toml, closed_port, get, header_upstream, idp, metrics, route_toml, sample, start,
 };
 
 const POLICY: &str = r#"deny "admin-area" when request.path starts_with "/admin" and not identity.groups has "admins"
@@ -24,7 +23,13 @@ async fn requests_decisions_and_upstream_errors_are_counted() {
     let dir = TempDir::new("metrics");
     let mut toml = base_toml(idp.issuer(), dir.path());
     toml.push_str(&route_toml("app", "app.test", &upstream, POLICY, ""));
-    toml.push_str(&route_toml("down", "down.test", &closed_port().await, POLICY, ""));
+    toml.push_str(&route_toml(
+        "down",
+        "down.test",
+        &closed_port().await,
+        POLICY,
+        "",
+    ));
     toml.push_str(&route_toml(
         "slow",
         "slow.test",

@@ -24,7 +24,13 @@ const DENY: &str = "allow \"nobody\" when identity.groups has \"nobody\"\n";
 
 fn config(issuer: &str, dir: &Path, upstream: &str, policy: &str) -> String {
     let mut toml = base_toml(issuer, dir);
-    toml.push_str(&route_toml("ws", "*", upstream, policy, "websockets = true"));
+    toml.push_str(&route_toml(
+        "ws",
+        "*",
+        upstream,
+        policy,
+        "websockets = true",
+    ));
     toml.push_str(&route_toml("plain", "plain.test", upstream, ALLOW, ""));
     toml
 }
@@ -138,7 +144,10 @@ async fn upgrades_are_refused_where_websockets_are_off_and_for_strangers() {
     let token = idp.mint_access_token("alice").unwrap();
 
     assert_eq!(status_of(connect(addr, "plain.test", &token).await), 400);
-    assert_eq!(status_of(connect(addr, "app.test", "not-a-token").await), 401);
+    assert_eq!(
+        status_of(connect(addr, "app.test", "not-a-token").await),
+        401
+    );
     let mut socket = connect(addr, "app.test", &token).await.unwrap();
     echoes(&mut socket, "on the WebSocket route").await;
     ingress.shutdown().await;
