@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::header::{HOST, LOCATION};
+use http::header::{CONNECTION, HOST, LOCATION, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tower::ServiceExt;
@@ -22,7 +22,10 @@ use zt_core::identity::Verifier;
 use zt_core::policy::{Engine, HostName};
 use zt_tower::assertion::AssertionSigner;
 use zt_tower::login::Login;
-use zt_tower::proxy::{ClientScheme, ReverseProxy, UpstreamError, normalize_uri};
+use zt_tower::proxy::{
+    ClientScheme, ReverseProxy, UpstreamError, is_websocket_upgrade, normalize_uri,
+    remove_hop_by_hop,
+};
 use zt_tower::{AuthLayer, PeerIdentity, PolicyHandle, RouteName};
 
 /// The layer's error answer, as an axum body.
@@ -305,6 +308,7 @@ impl Handler {
                 );
             }
         }
+        strip_hop_by_hop(request.headers_mut());
         let extensions = request.extensions_mut();
         extensions.insert(ConnectInfo(connection.peer));
         extensions.insert(ClientScheme(if connection.tls { "https" } else { "http" }));
@@ -357,6 +361,25 @@ pub(crate) struct OpenConnection(Arc<Metrics>);
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.connections().dec();
+    }
+}
+
+/// Removes the hop-by-hop headers before the route's auth layer adds identity headers,
+/// so a client cannot name those in `Connection` to have them removed on the way
+/// upstream. `Host` stays (it is part of the request target); a WebSocket upgrade keeps
+/// its `Connection: upgrade` and `Upgrade`.
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    let host = headers.get(HOST).cloned();
+    let upgrade = is_websocket_upgrade(headers)
+        .then(|| headers.get(UPGRADE).cloned())
+        .flatten();
+    remove_hop_by_hop(headers);
+    if let Some(host) = host {
+        headers.insert(HOST, host);
+    }
+    if let Some(upgrade) = upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, upgrade);
     }
 }
 
