@@ -231,6 +231,9 @@ pub struct RouteConfig {
     pub upstream_ca: Option<PathBuf>,
     /// Forward the client's `Host` instead of the upstream's.
     pub preserve_host: bool,
+    /// Forward the client's `Authorization` header (default: removed, so upstreams never
+    /// see the caller's IdP token; they get the identity assertion instead).
+    pub pass_authorization: bool,
     /// Request headers to set on the way upstream (after hop-by-hop removal).
     pub set_headers: Vec<(HeaderName, HeaderValue)>,
     /// Request headers to remove on the way upstream.
@@ -354,6 +357,8 @@ struct RouteFile {
     upstream_ca: Option<PathBuf>,
     #[serde(default)]
     preserve_host: bool,
+    #[serde(default)]
+    pass_authorization: bool,
     #[serde(default)]
     headers: HeadersFile,
 }
@@ -841,6 +846,7 @@ impl Locator<'_> {
             )?,
             upstream_ca: route.upstream_ca.map(|p| self.path(&p)),
             preserve_host: route.preserve_host,
+            pass_authorization: route.pass_authorization,
             set_headers,
             remove_headers,
         })

@@ -223,6 +223,13 @@ fn proxy(config: &RouteConfig) -> Result<ReverseProxy, StartError> {
     for name in &config.remove_headers {
         builder = builder.remove_header(name.clone());
     }
+    if !config.pass_authorization {
+        builder = builder.remove_header(http::header::AUTHORIZATION);
+    }
+    // The proxy's own cookies carry sealed tokens; upstreams never need them.
+    builder = builder
+        .strip_cookie(zt_tower::session::DEFAULT_COOKIE_NAME)
+        .strip_cookie(zt_tower::login::LOGIN_STATE_COOKIE);
     builder
         .build()
         .map_err(|error| StartError::Route(format!("route {}: {error}", config.name)))
@@ -369,6 +376,10 @@ impl Drop for OpenConnection {
 /// upstream. `Host` stays (it is part of the request target); a WebSocket upgrade keeps
 /// its `Connection: upgrade` and `Upgrade`.
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    if !headers.contains_key(CONNECTION) {
+        remove_hop_by_hop(headers);
+        return;
+    }
     let host = headers.get(HOST).cloned();
     let upgrade = is_websocket_upgrade(headers)
         .then(|| headers.get(UPGRADE).cloned())

@@ -33,7 +33,13 @@ async fn client_sent_identity_forwarding_and_hop_by_hop_headers_are_replaced_or_
         POLICY,
         "assertion = true",
     ));
-    toml.push_str(&route_toml("plain", "plain.test", &upstream, POLICY, ""));
+    toml.push_str(&route_toml(
+        "plain",
+        "plain.test",
+        &upstream,
+        POLICY,
+        "pass_authorization = true",
+    ));
     let (ingress, _) = start(&dir, &toml).await;
     let addr = ingress.http_addr().unwrap();
     let token = idp.mint_access_token("alice").unwrap();
@@ -55,6 +61,7 @@ async fn client_sent_identity_forwarding_and_hop_by_hop_headers_are_replaced_or_
              Proxy-Authorization: Basic cHJveHk6c2VjcmV0\r\n\
              TE: trailers\r\n\
              X-Kept: end-to-end\r\n\
+             Cookie: a=1; __Host-zt-session=sealed; __Host-zt-login=state; b=2\r\n\
              \r\n"
         )
     };
@@ -101,12 +108,9 @@ async fn client_sent_identity_forwarding_and_hop_by_hop_headers_are_replaced_or_
         assert_eq!(claims["sub"], "alice", "{claims}");
         assert_eq!(claims["aud"], upstream, "{claims}");
 
-        // The caller's bearer token is passed through to the upstream as it came.
-        assert_eq!(
-            values(&seen, "authorization"),
-            [format!("Bearer {token}").as_str()],
-            "{seen}"
-        );
+        // The caller's credentials stay at the proxy: no bearer token, no zt cookies.
+        assert!(values(&seen, "authorization").is_empty(), "{seen}");
+        assert_eq!(values(&seen, "cookie"), ["a=1; b=2"], "{seen}");
     }
 
     // Without assertions on the route, a forged one is still removed, not passed on.
@@ -116,5 +120,11 @@ async fn client_sent_identity_forwarding_and_hop_by_hop_headers_are_replaced_or_
     assert!(values(&seen, "x-zt-assertion").is_empty(), "{seen}");
     assert_eq!(values(&seen, "x-forwarded-for"), ["127.0.0.1"], "{seen}");
     assert!(values(&seen, "te").is_empty(), "{seen}");
+    // A route that opts in passes the caller's token on, as it came.
+    assert_eq!(
+        values(&seen, "authorization"),
+        [format!("Bearer {token}").as_str()],
+        "{seen}"
+    );
     ingress.shutdown().await;
 }

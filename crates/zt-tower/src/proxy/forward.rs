@@ -25,7 +25,9 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower::Service;
 
-use super::headers::{Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded};
+use super::headers::{
+    Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded, strip_cookies,
+};
 use crate::live::LiveCheck;
 use crate::response::problem;
 
@@ -85,6 +87,7 @@ struct Inner {
     preserve_host: bool,
     set_headers: Vec<(HeaderName, HeaderValue)>,
     remove_headers: Vec<HeaderName>,
+    strip_cookies: Vec<String>,
 }
 
 struct Upstream {
@@ -111,6 +114,7 @@ impl ReverseProxy {
             roots: Vec::new(),
             set_headers: Vec::new(),
             remove_headers: Vec::new(),
+            strip_cookies: Vec::new(),
         }
     }
 
@@ -148,6 +152,7 @@ pub struct ReverseProxyBuilder {
     roots: Vec<CertificateDer<'static>>,
     set_headers: Vec<(HeaderName, HeaderValue)>,
     remove_headers: Vec<HeaderName>,
+    strip_cookies: Vec<String>,
 }
 
 impl ReverseProxyBuilder {
@@ -193,6 +198,13 @@ impl ReverseProxyBuilder {
         self
     }
 
+    /// Removes the cookie `name` from requests on the way upstream (e.g. the proxy's own
+    /// session and login cookies).
+    pub fn strip_cookie(mut self, name: impl Into<String>) -> Self {
+        self.strip_cookies.push(name.into());
+        self
+    }
+
     /// Builds the proxy and its connection pool.
     ///
     /// # Errors
@@ -228,6 +240,7 @@ impl ReverseProxyBuilder {
                 preserve_host: self.preserve_host,
                 set_headers: self.set_headers,
                 remove_headers: self.remove_headers,
+                strip_cookies: self.strip_cookies,
             }),
         })
     }
@@ -298,6 +311,9 @@ impl ReverseProxy {
         remove_hop_by_hop(&mut parts.headers);
         for name in &inner.remove_headers {
             parts.headers.remove(name);
+        }
+        if !inner.strip_cookies.is_empty() {
+            strip_cookies(&mut parts.headers, &inner.strip_cookies);
         }
         if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
             let scheme = parts

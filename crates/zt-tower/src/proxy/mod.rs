@@ -14,7 +14,9 @@ pub mod path;
 pub use forward::{
     ClientScheme, ProxyBuildError, ReverseProxy, ReverseProxyBuilder, UpstreamError,
 };
-pub use headers::{Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded};
+pub use headers::{
+    Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded, strip_cookies,
+};
 pub use path::{
     NormalizePath, NormalizePathFuture, NormalizePathLayer, PathError, normalize_path,
     normalize_uri,
