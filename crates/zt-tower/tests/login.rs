@@ -1,13 +1,15 @@
 //! Browser login end to end against a real OpenID provider (zt-dev-idp): a cookie-keeping
 //! client follows the redirects from a protected page through the IdP's login form back
 //! to the page; state, PKCE and nonce mismatches, tampered, expired and foreign cookies and
-//! open-redirect attempts are all refused; logout goes through the IdP's end_session.
+//! open-redirect attempts are all refused; logout goes through the IdP's end_session,
+//! revokes the session (a copied cookie stops working) and ends live connections.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::extract::Extension;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,8 +26,8 @@ use zt_core::identity::{IssuerConfig, Verifier};
 use zt_core::policy::Engine;
 use zt_dev_idp::{DevIdp, RunningDevIdp};
 use zt_tower::login::{LOGIN_STATE_COOKIE, LoginConfig};
-use zt_tower::session::{DEFAULT_COOKIE_NAME, Session, SessionCookie, SessionKeys};
-use zt_tower::{AuthLayer, Authenticated};
+use zt_tower::session::{DEFAULT_COOKIE_NAME, Revocations, Session, SessionCookie, SessionKeys};
+use zt_tower::{AuthLayer, Authenticated, LiveCheck};
 
 const POLICY: &str = r#"
 # zt-lint: allow allow-without-identity
@@ -170,6 +172,8 @@ struct App {
     idp: RunningDevIdp,
     base: Url,
     keys: SessionKeys,
+    /// The `LiveCheck` of each upgrade request to `/me/live`.
+    live: tokio::sync::mpsc::UnboundedReceiver<LiveCheck>,
 }
 
 impl App {
@@ -279,7 +283,7 @@ impl App {
 async fn start() -> App {
     let idp = DevIdp::builder().banner(false).start().await.unwrap();
     let keys = SessionKeys::generate().unwrap();
-    let cookie = SessionCookie::new(keys.clone());
+    let cookie = SessionCookie::new(keys.clone()).with_revocations(Revocations::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
     let login = LoginConfig::new(
@@ -306,7 +310,15 @@ async fn start() -> App {
         .build()
         .unwrap();
     drop(cookie);
+    let (live_tx, live) = tokio::sync::mpsc::unbounded_channel();
     let app = Router::new()
+        .route(
+            "/me/live",
+            get(move |Extension(check): Extension<LiveCheck>| async move {
+                live_tx.send(check).unwrap();
+                "live"
+            }),
+        )
         .route("/", get(|| async { "welcome" }))
         .route(
             "/me",
@@ -317,7 +329,12 @@ async fn start() -> App {
         .layer(layer)
         .merge(login.router());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    App { idp, base, keys }
+    App {
+        idp,
+        base,
+        keys,
+        live,
+    }
 }
 
 /// The callback was refused: no session cookie, the login state cleared, and the
@@ -734,6 +751,47 @@ async fn logout_clears_the_cookie_and_ends_the_idp_session() {
     let page = browser.get(&authorize).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("development only"));
+}
+
+#[tokio::test]
+async fn logout_revokes_copied_cookies_and_live_connections() {
+    let mut app = start().await;
+    let browser = Browser::new();
+    app.sign_in(&browser, "/me", "alice").await;
+    let copied = browser.cookie(&app.base, DEFAULT_COOKIE_NAME).unwrap();
+
+    // A long-lived (upgrade) request carries a LiveCheck that is allowed now.
+    let live_url = app.url("/me/live");
+    let upgrade = |cookie: &str| {
+        Request::get(live_url.as_str())
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "upgrade")
+            .header(header::COOKIE, format!("{DEFAULT_COOKIE_NAME}={cookie}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let response = browser.client.request(upgrade(&copied)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let live = app.live.recv().await.unwrap();
+    assert!(live.is_allowed().await);
+    let mut changes = live.changes();
+
+    // Logout revokes the session: the live connection is told at once and denied.
+    let out = browser.get(&app.url("/.zt/logout")).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    tokio::time::timeout(std::time::Duration::from_secs(1), changes.changed())
+        .await
+        .expect("revocation notifies live connections");
+    assert!(!live.is_allowed().await);
+
+    // A copy of the cookie taken before logout no longer signs anyone in.
+    browser.set_cookie(&app.base, DEFAULT_COOKIE_NAME, &copied);
+    let me = browser.get(&app.url("/me")).await;
+    assert_eq!(me.status, StatusCode::SEE_OTHER, "{}", me.text());
+    assert!(me.location().starts_with("/.zt/login?rd="));
+    // (Not a browser navigation: 401 rather than a login redirect.)
+    let response = browser.client.request(upgrade(&copied)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
