@@ -108,6 +108,7 @@ pub struct AuditorBuilder {
     overflow: OverflowPolicy,
     fsync: FsyncPolicy,
     retry_interval: Duration,
+    batch_delay: Duration,
 }
 
 impl AuditorBuilder {
@@ -126,6 +127,15 @@ impl AuditorBuilder {
     /// When events are made durable (default: every 10 ms).
     pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
         self.fsync = policy;
+        self
+    }
+
+    /// How long the writer gathers events after a write that did not fill a batch
+    /// (default 1 ms): a busy server then writes, and wakes the writer, about once per
+    /// interval instead of once per event. Flushes are answered at most this much later.
+    /// Zero writes every event as soon as it arrives.
+    pub fn batch_delay(mut self, delay: Duration) -> Self {
+        self.batch_delay = delay;
         self
     }
 
@@ -165,6 +175,7 @@ impl AuditorBuilder {
             chain,
             fsync: self.fsync,
             retry_interval: self.retry_interval,
+            batch_delay: self.batch_delay,
             shared: Arc::clone(&shared),
             max_batch: self.capacity.min(MAX_BATCH) as u64,
             buffer: Vec::with_capacity(64 * 1024),
@@ -200,6 +211,7 @@ impl Auditor {
             overflow: OverflowPolicy::FailClosed,
             fsync: FsyncPolicy::Interval(Duration::from_millis(10)),
             retry_interval: Duration::from_millis(100),
+            batch_delay: Duration::from_millis(1),
         }
     }
 
@@ -325,6 +337,7 @@ struct Writer {
     chain: Chain,
     fsync: FsyncPolicy,
     retry_interval: Duration,
+    batch_delay: Duration,
     shared: Arc<Shared>,
     /// Most events per sink write: the queue capacity, at most [`MAX_BATCH`], so that
     /// backpressure starts after about twice the configured capacity.
@@ -386,6 +399,8 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let batch_full =
+                self.buffered >= self.max_batch || self.buffer.len() >= MAX_BATCH_BYTES;
             self.write();
             if self.sync_due() || !replies.is_empty() || shutdown.is_some() {
                 self.sync();
@@ -393,6 +408,11 @@ impl Writer {
             if shutdown.is_none() {
                 for reply in replies.drain(..) {
                     let _ = reply.send(());
+                }
+                if !batch_full && !self.batch_delay.is_zero() {
+                    // Let events gather in the queue: senders do not wake a writer
+                    // that is not waiting.
+                    std::thread::sleep(self.batch_delay);
                 }
             }
             if let Some(reply) = shutdown {

@@ -236,6 +236,54 @@ fn is_scheme(proto: &str) -> bool {
         && bytes.all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.'))
 }
 
+/// Removes the cookies named `names` from the request's `Cookie` headers (e.g. the
+/// proxy's own session cookie, which upstreams must never see), keeping the others.
+/// Does not allocate when none of them is present.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header::COOKIE};
+/// use zt_tower::proxy::strip_cookies;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(COOKIE, HeaderValue::from_static("a=1; __Host-zt-session=secret; b=2"));
+/// strip_cookies(&mut headers, &["__Host-zt-session"]);
+/// assert_eq!(headers[COOKIE], "a=1; b=2");
+/// ```
+pub fn strip_cookies<S: AsRef<str>>(headers: &mut HeaderMap, names: &[S]) {
+    let named = |pair: &[u8]| {
+        let name = pair
+            .split(|&b| b == b'=')
+            .next()
+            .unwrap_or(pair)
+            .trim_ascii();
+        names.iter().any(|n| n.as_ref().as_bytes() == name)
+    };
+    let present = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .any(|value| value.as_bytes().split(|&b| b == b';').any(named));
+    if !present {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| {
+            let pairs: Vec<&[u8]> = value
+                .as_bytes()
+                .split(|&b| b == b';')
+                .map(<[u8]>::trim_ascii)
+                .filter(|pair| !pair.is_empty() && !named(pair))
+                .collect();
+            (!pairs.is_empty()).then(|| HeaderValue::from_bytes(&pairs.join(&b"; "[..])).ok())?
+        })
+        .collect();
+    headers.remove(http::header::COOKIE);
+    for value in kept {
+        headers.append(http::header::COOKIE, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,53 +429,5 @@ mod tests {
         let mut out = Vec::new();
         push_value(&mut out, b"a\"b\\c");
         assert_eq!(out, b"\"a\\\"b\\\\c\"");
-    }
-}
-
-/// Removes the cookies named `names` from the request's `Cookie` headers (e.g. the
-/// proxy's own session cookie, which upstreams must never see), keeping the others.
-/// Does not allocate when none of them is present.
-///
-/// ```
-/// use http::{HeaderMap, HeaderValue, header::COOKIE};
-/// use zt_tower::proxy::strip_cookies;
-///
-/// let mut headers = HeaderMap::new();
-/// headers.insert(COOKIE, HeaderValue::from_static("a=1; __Host-zt-session=secret; b=2"));
-/// strip_cookies(&mut headers, &["__Host-zt-session"]);
-/// assert_eq!(headers[COOKIE], "a=1; b=2");
-/// ```
-pub fn strip_cookies<S: AsRef<str>>(headers: &mut HeaderMap, names: &[S]) {
-    let named = |pair: &[u8]| {
-        let name = pair
-            .split(|&b| b == b'=')
-            .next()
-            .unwrap_or(pair)
-            .trim_ascii();
-        names.iter().any(|n| n.as_ref().as_bytes() == name)
-    };
-    let present = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .any(|value| value.as_bytes().split(|&b| b == b';').any(named));
-    if !present {
-        return;
-    }
-    let kept: Vec<HeaderValue> = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| {
-            let pairs: Vec<&[u8]> = value
-                .as_bytes()
-                .split(|&b| b == b';')
-                .map(<[u8]>::trim_ascii)
-                .filter(|pair| !pair.is_empty() && !named(pair))
-                .collect();
-            (!pairs.is_empty()).then(|| HeaderValue::from_bytes(&pairs.join(&b"; "[..])).ok())?
-        })
-        .collect();
-    headers.remove(http::header::COOKIE);
-    for value in kept {
-        headers.append(http::header::COOKIE, value);
     }
 }
