@@ -38,16 +38,108 @@ pub(crate) enum Transport {
     },
 }
 
-/// One listener's accept loop; returns after `shutdown` fires and its connections drained.
+/// Serves one listener with a single-threaded runtime per core, as nginx runs a worker
+/// per core: each accepts from the shared socket and keeps its connections (and the
+/// upstream connections they use) on its own thread, so a request never waits for
+/// another thread to be woken. Returns after `shutdown` fires and every worker drained.
 pub(crate) async fn serve(
     listener: TcpListener,
     transport: Transport,
     handler: Handler,
     limits: Limits,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, "cannot hand the listener to the workers");
+            return;
+        }
+    };
     let transport = Arc::new(transport);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut threads = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let worker = match listener.try_clone() {
+            Ok(listener) => Worker {
+                listener,
+                transport: Arc::clone(&transport),
+                handler: handler.clone(),
+                limits: limits.clone(),
+                slots: Arc::clone(&slots),
+                shutdown: shutdown.clone(),
+            },
+            Err(error) => {
+                tracing::error!(%error, "cannot share the listener with a worker");
+                continue;
+            }
+        };
+        match std::thread::Builder::new()
+            .name(format!("zt-ingress-{index}"))
+            .spawn(move || worker.run())
+        {
+            Ok(thread) => threads.push(thread),
+            Err(error) => tracing::error!(%error, "cannot start a worker thread"),
+        }
+    }
+    for thread in threads {
+        if let Ok(Err(_)) = tokio::task::spawn_blocking(move || thread.join()).await {
+            tracing::error!("a worker thread panicked");
+        }
+    }
+}
+
+/// One worker: a single-threaded runtime running an accept loop.
+struct Worker {
+    listener: std::net::TcpListener,
+    transport: Arc<Transport>,
+    handler: Handler,
+    limits: Limits,
+    slots: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Worker {
+    fn run(self) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                tracing::error!(%error, "cannot start a worker runtime");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            match TcpListener::from_std(self.listener) {
+                Ok(listener) => {
+                    accept_loop(
+                        listener,
+                        self.transport,
+                        self.handler,
+                        self.limits,
+                        self.slots,
+                        self.shutdown,
+                    )
+                    .await;
+                }
+                Err(error) => tracing::error!(%error, "worker cannot use the listener"),
+            }
+        });
+    }
+}
+
+/// Accepts and serves connections until `shutdown` fires, then drains them.
+async fn accept_loop(
+    listener: TcpListener,
+    transport: Arc<Transport>,
+    handler: Handler,
+    limits: Limits,
+    slots: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(http_builder(&limits));
     loop {

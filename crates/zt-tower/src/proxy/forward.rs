@@ -36,6 +36,14 @@ use crate::response::problem;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientScheme(pub &'static str);
 
+/// Numbers threads in the order they first proxy a request.
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's connection-pool slot.
+    static THREAD_SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Why the proxy answered a request itself; found in the extensions of such responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -78,7 +86,10 @@ pub struct ReverseProxy {
 }
 
 struct Inner {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    /// One connection pool per slot; a thread always uses its own slot, so an upstream
+    /// connection is driven by the thread that sends on it when each worker thread runs
+    /// its own runtime.
+    clients: Vec<Client<HttpsConnector<HttpConnector>, Body>>,
     upstreams: Vec<Upstream>,
     next: AtomicUsize,
     timeout: Duration,
@@ -116,6 +127,12 @@ impl ReverseProxy {
             remove_headers: Vec::new(),
             strip_cookies: Vec::new(),
         }
+    }
+
+    /// This thread's connection pool.
+    fn client(&self) -> &Client<HttpsConnector<HttpConnector>, Body> {
+        let clients = &self.inner.clients;
+        &clients[THREAD_SLOT.with(|slot| *slot) % clients.len()]
     }
 
     fn pick(&self) -> &Upstream {
@@ -225,13 +242,18 @@ impl ReverseProxyBuilder {
             .https_or_http()
             .enable_http1()
             .build();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .build(connector);
+        let slots = std::thread::available_parallelism().map_or(1, usize::from);
+        let clients = (0..slots)
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .pool_max_idle_per_host(256)
+                    .build(connector.clone())
+            })
+            .collect();
         Ok(ReverseProxy {
             inner: Arc::new(Inner {
-                client,
+                clients,
                 upstreams,
                 next: AtomicUsize::new(0),
                 timeout: self.timeout,
@@ -360,8 +382,11 @@ impl ReverseProxy {
         parts.version = Version::HTTP_11;
         let outbound = Request::from_parts(parts, Body::new(body));
 
-        let mut response = match tokio::time::timeout(inner.timeout, inner.client.request(outbound))
-            .await
+        let mut response = match tokio::time::timeout(
+            inner.timeout,
+            self.client().request(outbound),
+        )
+        .await
         {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
