@@ -527,6 +527,19 @@ impl Locator<'_> {
         for (index, route) in file.routes.into_iter().enumerate() {
             let name_span = route.name.span();
             let route = self.route(index, route)?;
+            if let Some(other) = routes
+                .iter()
+                .find(|r| r.case_insensitive != route.case_insensitive && r.host == route.host)
+            {
+                return Err(self.invalid(
+                    name_span,
+                    &format!("routes[{index}].case_insensitive"),
+                    format!(
+                        "route `{}` and route `{}` serve the same host but only one matches paths case-insensitively, so `/ADMIN` could reach one under the other's policy; make both case_insensitive (or neither)",
+                        other.name, route.name
+                    ),
+                ));
+            }
             if routes.iter().any(|r| r.name == route.name) {
                 return Err(self.invalid(
                     name_span,
@@ -958,6 +971,15 @@ policy_inline = 'allow "all" when identity.authenticated'
         let error = parse(&text).unwrap_err().to_string();
         assert!(error.contains("routes[0].policy_inline"), "{error}");
         assert!(error.contains("identity.groups"), "{error}");
+    }
+
+    #[test]
+    fn mixed_case_sensitivity_on_one_host_is_refused() {
+        let text = format!(
+            "{ROUTE}\n[[routes]]\nname = \"ci\"\nfrom = \"app.example.com/docs\"\nto = [\"http://127.0.0.1:3001\"]\ncase_insensitive = true\npolicy_inline = 'allow \"all\" when identity.authenticated'\n"
+        );
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("routes[1].case_insensitive"), "{error}");
     }
 
     #[test]

@@ -23,8 +23,8 @@ use zt_core::policy::{Engine, HostName};
 use zt_tower::assertion::AssertionSigner;
 use zt_tower::login::Login;
 use zt_tower::proxy::{
-    ClientScheme, ReverseProxy, UpstreamError, is_websocket_upgrade, normalize_uri,
-    remove_hop_by_hop,
+    ClientScheme, ReverseProxy, UpgradeGuard, UpstreamError, ambiguous_host, is_websocket_upgrade,
+    normalize_uri, remove_hop_by_hop, request_host,
 };
 use zt_tower::{AuthLayer, PeerIdentity, PolicyHandle, RouteName};
 
@@ -36,22 +36,30 @@ fn problem(headers: &http::HeaderMap, status: StatusCode, detail: &str) -> Respo
 use crate::StartError;
 use crate::config::RouteConfig;
 use crate::metrics::{Label, Metrics, RouteDecisions};
-use crate::routes::{HostPattern, best_match};
+use crate::routes::{HostPattern, best_match, prefix_matches};
 
 /// A client connection, as the handler sees it.
-#[derive(Debug)]
 pub(crate) struct Connection {
     peer: SocketAddr,
     tls: bool,
     identity: Option<PeerIdentity>,
+    /// The connection's slot (limit permit, open-connections gauge), kept by upgraded
+    /// connections too.
+    held: UpgradeGuard,
 }
 
 impl Connection {
-    pub(crate) fn new(peer: SocketAddr, tls: bool, identity: Option<PeerIdentity>) -> Self {
+    pub(crate) fn new(
+        peer: SocketAddr,
+        tls: bool,
+        identity: Option<PeerIdentity>,
+        held: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
         Self {
             peer,
             tls,
             identity,
+            held: UpgradeGuard(held),
         }
     }
 }
@@ -120,26 +128,25 @@ impl RouteFactory {
     /// Builds every route; nothing changes unless all of them build. Then routes that
     /// are gone get a deny-all policy, so their live connections end.
     pub(crate) fn build(&self, configs: Vec<RouteConfig>) -> Result<RouteTable, StartError> {
-        let mut pending = Vec::with_capacity(configs.len());
+        let mut handles = self.handles.lock().unwrap_or_else(PoisonError::into_inner);
+        // First build every stack without touching a policy in force: a route that
+        // exists keeps its handle, to be given the new policy once everything built.
+        let mut routes = Vec::with_capacity(configs.len());
+        let mut kept = HashMap::with_capacity(configs.len());
+        let mut updates = Vec::new();
         for config in configs {
             let proxy = proxy(&config)?;
-            pending.push((config, proxy));
-        }
-        let mut handles = self.handles.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut routes = Vec::with_capacity(pending.len());
-        let mut kept = HashMap::with_capacity(pending.len());
-        for (config, proxy) in pending {
             let name = Label(Arc::from(config.name.as_str()));
             let audience = config.assertion.then(|| assertion_audience(&config));
-            let handle = match handles.remove(&config.name) {
+            let handle = match handles.get(&config.name) {
                 Some(handle) => {
-                    handle.store(config.policy);
-                    handle
+                    updates.push((handle.clone(), config.policy));
+                    handle.clone()
                 }
                 None => PolicyHandle::new(config.policy),
             };
             let service = self.stack(&config.name, &name, audience, handle.clone(), proxy)?;
-            kept.insert(config.name.clone(), handle);
+            kept.insert(config.name, handle);
             routes.push(Route {
                 name,
                 host: config.host,
@@ -148,7 +155,14 @@ impl RouteFactory {
                 service,
             });
         }
+        // Then switch, which cannot fail.
+        for (handle, policy) in updates {
+            handle.store(policy);
+        }
         for (name, removed) in handles.drain() {
+            if kept.contains_key(&name) {
+                continue;
+            }
             tracing::info!(route = %name, "route removed; its open connections will close");
             match Engine::from_source(DENY_ALL) {
                 Ok(deny_all) => removed.store(deny_all),
@@ -238,10 +252,26 @@ fn proxy(config: &RouteConfig) -> Result<ReverseProxy, StartError> {
 /// The policy of a route that was removed: its live connections end.
 const DENY_ALL: &str = "deny \"route-removed\" reason \"this route no longer exists\" when true\n";
 
+/// The browser-login routes (`/.zt/...`).
+pub(crate) struct LoginRoutes {
+    /// Path prefix.
+    pub(crate) prefix: String,
+    /// login, callback, logout, userinfo.
+    pub(crate) router: Router,
+    /// Served on this host only, when set (the configured public URL's host).
+    pub(crate) host: Option<String>,
+}
+
+impl LoginRoutes {
+    fn serves(&self, host: &str, path: &str) -> bool {
+        prefix_matches(&self.prefix, path) && self.host.as_deref().is_none_or(|h| h == host)
+    }
+}
+
 /// State shared by every connection of every listener.
 pub(crate) struct Shared {
     pub(crate) routes: ArcSwap<RouteTable>,
-    pub(crate) login: Option<(String, Router)>,
+    pub(crate) login: Option<LoginRoutes>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) no_route: Label,
 }
@@ -298,6 +328,16 @@ impl Handler {
         mut request: Request<Incoming>,
         connection: &Connection,
     ) -> (Option<Label>, Response<Body>) {
+        if ambiguous_host(&request) {
+            return (
+                None,
+                problem(
+                    request.headers(),
+                    StatusCode::BAD_REQUEST,
+                    "the request names two different hosts (Host and the request target)",
+                ),
+            );
+        }
         if let Some(port) = self.redirect_to {
             return (None, redirect_to_https(&request, port));
         }
@@ -322,20 +362,18 @@ impl Handler {
         if let Some(identity) = &connection.identity {
             extensions.insert(identity.clone());
         }
-        if let Some((prefix, router)) = &self.shared.login
-            && is_under(request.uri().path(), prefix)
-        {
-            let response = router.clone().oneshot(request.map(Body::new)).await;
-            return (None, response.unwrap_or_else(|never| match never {}));
+        if request.headers().contains_key(UPGRADE) {
+            request.extensions_mut().insert(connection.held.clone());
+        }
+        if let Some(login) = &self.shared.login {
+            let host = HostName::normalize(request_host(&request).unwrap_or(""));
+            if login.serves(host.as_str(), request.uri().path()) {
+                let response = login.router.clone().oneshot(request.map(Body::new)).await;
+                return (None, response.unwrap_or_else(|never| match never {}));
+            }
         }
         let table = self.shared.routes.load();
-        let host = request
-            .headers()
-            .get(HOST)
-            .and_then(|value| value.to_str().ok())
-            .or_else(|| request.uri().authority().map(|a| a.as_str()))
-            .unwrap_or("");
-        let host = HostName::normalize(host);
+        let host = HostName::normalize(request_host(&request).unwrap_or(""));
         let Some(route) = table.find(host.as_str(), request.uri().path()) else {
             return (
                 None,
@@ -394,19 +432,11 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     }
 }
 
-fn is_under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
 fn redirect_to_https<B>(request: &Request<B>, port: u16) -> Response<Body> {
-    let host = request
-        .headers()
-        .get(HOST)
-        .and_then(|value| value.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()))
-        .map(|host| HostName::normalize(host).as_str().to_owned());
-    let Some(host) = host.filter(|h| !h.is_empty()) else {
+    let host = request_host(request)
+        .map(|host| HostName::normalize(host).as_str().to_owned())
+        .filter(|host| HostPattern::parse(host).is_ok());
+    let Some(host) = host else {
         return problem(
             request.headers(),
             StatusCode::BAD_REQUEST,

@@ -47,7 +47,7 @@ use zt_tower::login::{DEFAULT_PREFIX, LoginConfig};
 use zt_tower::session::{Revocations, SessionCookie, SessionKeys};
 
 use crate::config::{AuditTarget, Config, ConfigError};
-use crate::handler::{Handler, RouteFactory, Shared};
+use crate::handler::{Handler, LoginRoutes, RouteFactory, Shared};
 use crate::metrics::{Label, Metrics};
 use crate::reload::Reloader;
 use crate::server::Transport;
@@ -187,12 +187,37 @@ impl Ingress {
             signer,
             Arc::clone(&metrics),
         );
+        // With a configured public URL, sign-in happens on its host only (the session
+        // cookie is host-only): say so for routes browsers could not sign in on.
+        let login_host = match (&config.listen.public_url, config.login_provider()) {
+            (Some(url), Some(_)) => url::Url::parse(url)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_ascii_lowercase)),
+            _ => None,
+        };
+        if let Some(host) = &login_host {
+            for route in config
+                .routes
+                .iter()
+                .filter(|route| !route.host.matches(host))
+            {
+                tracing::warn!(
+                    route = %route.name,
+                    public_host = %host,
+                    "browsers cannot sign in on this route's host (sessions live on the public_url host); bearer tokens and client certificates still work"
+                );
+            }
+        }
         let watched = reload::watched_files(config_path.as_deref(), &config.routes);
         let table = factory.build(std::mem::take(&mut config.routes))?;
         tracing::info!(routes = ?table.names(), "routes loaded");
         let shared = Arc::new(Shared {
             routes: ArcSwap::from_pointee(table),
-            login: login.map(|login| (DEFAULT_PREFIX.to_owned(), login.router())),
+            login: login.map(|login| LoginRoutes {
+                prefix: DEFAULT_PREFIX.to_owned(),
+                router: login.router(),
+                host: login_host.clone(),
+            }),
             metrics: Arc::clone(&metrics),
             no_route: Label(Arc::from("-")),
         });

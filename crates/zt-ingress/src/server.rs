@@ -168,11 +168,12 @@ async fn accept_loop(
         let watcher = graceful.watcher();
         let handshake_timeout = limits.tls_handshake_timeout;
         tokio::spawn(async move {
-            let _permit = permit;
-            let _open = handler.open_connection();
+            // Held by the connection, and by any upgraded connection it turns into.
+            let held: Arc<dyn std::any::Any + Send + Sync> =
+                Arc::new((permit, handler.open_connection()));
             match &*transport {
                 Transport::Plain => {
-                    let connection = Connection::new(peer, false, None);
+                    let connection = Connection::new(peer, false, None, held);
                     drive(&builder, watcher, stream, handler, connection).await;
                 }
                 Transport::Tls { acceptor, spiffe } => {
@@ -182,7 +183,7 @@ async fn accept_loop(
                     else {
                         return;
                     };
-                    let connection = Connection::new(peer, true, identity);
+                    let connection = Connection::new(peer, true, identity, held);
                     drive(&builder, watcher, tls, handler, connection).await;
                 }
             }

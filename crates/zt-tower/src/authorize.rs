@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, MatchedPath};
 use bytes::Bytes;
-use http::header::{HOST, USER_AGENT};
+use http::header::USER_AGENT;
 use http::{HeaderName, Request, Response};
 use http_body_util::Full;
 use zt_core::audit::{Actor, AuditEvent, EventKind, Source, Target};
@@ -130,12 +130,20 @@ pub(crate) fn decide<B>(
     request: &Request<B>,
     identity: Option<&Arc<Identity>>,
 ) -> (Verdict, AuditEvent) {
+    decide_observed(config, request, identity, true)
+}
+
+/// [`decide`], telling the [`DecisionObserver`] only when `observe` (re-checks of live
+/// connections are not requests).
+pub(crate) fn decide_observed<B>(
+    config: &Config,
+    request: &Request<B>,
+    identity: Option<&Arc<Identity>>,
+    observe: bool,
+) -> (Verdict, AuditEvent) {
     let engine = config.policy.load();
     let headers = request.headers();
-    let host = headers
-        .get(HOST)
-        .and_then(|value| value.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let host = crate::proxy::request_host(request);
     let path = request.uri().path();
     let mut context = RequestContext::http(jiff::Timestamp::now())
         .with_method(request.method().as_str())
@@ -159,7 +167,7 @@ pub(crate) fn decide<B>(
         context = context.with_identity(identity);
     }
     let decision = engine.decide(&context);
-    if let Some(observer) = &config.observer {
+    if observe && let Some(observer) = &config.observer {
         observer.decided(&decision);
     }
     let audited = decision.to_audit();

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use http::Request;
 use tokio::sync::watch;
 
-use crate::authorize::{Credential, Verdict, credential, decide, verifier};
+use zt_core::identity::Identity;
+
+use crate::authorize::{Credential, Verdict, credential, decide_observed, verifier};
 use crate::layer::Config;
 
 /// The authority of an allowed, upgraded request, kept for the life of its connection.
@@ -21,11 +23,18 @@ use crate::layer::Config;
 pub struct LiveCheck {
     config: Arc<Config>,
     request: Arc<Request<()>>,
+    /// The identity the request was allowed with.
+    identity: Option<Arc<Identity>>,
 }
 
 impl LiveCheck {
-    /// Keeps what is needed to decide `request` again (method, URI, headers, extensions).
-    pub(crate) fn new<B>(config: Arc<Config>, request: &Request<B>) -> Self {
+    /// Keeps what is needed to decide `request` again (method, URI, headers, extensions,
+    /// and the identity it was allowed with).
+    pub(crate) fn new<B>(
+        config: Arc<Config>,
+        request: &Request<B>,
+        identity: Option<Arc<Identity>>,
+    ) -> Self {
         let mut copy = Request::new(());
         *copy.method_mut() = request.method().clone();
         *copy.uri_mut() = request.uri().clone();
@@ -35,11 +44,17 @@ impl LiveCheck {
         Self {
             config,
             request: Arc::new(copy),
+            identity,
         }
     }
 
-    /// Whether the request would be allowed now: its credential is checked again (expiry,
-    /// session revocation) and decided by the policy in force. A denial is audited.
+    /// Whether the request would be allowed now: its credential is checked again (a
+    /// bearer token's expiry; a browser session's expiry and revocation) and the request
+    /// is decided by the policy in force. A denial is audited.
+    ///
+    /// A browser session outlives its access token (the layer refreshes it on the next
+    /// request), so while the session itself is valid the connection keeps the identity
+    /// it was opened with.
     pub async fn is_allowed(&self) -> bool {
         let config = &*self.config;
         let request = &*self.request;
@@ -47,8 +62,9 @@ impl LiveCheck {
             Credential::None => None,
             Credential::Peer(identity) => return self.decide(Some(identity)).await,
             Credential::Token(token) => Some(token.into_owned()),
-            // An open connection cannot take a new cookie: decide with the token as it is.
-            Credential::Refresh(session) => Some(session.access_token),
+            // The session opened, so it is neither expired nor revoked; its access token
+            // is due for a refresh that an open connection cannot take.
+            Credential::Refresh(_) => return self.decide(self.identity.clone()).await,
             Credential::Invalid(_) => None,
         };
         let identity = match token {
@@ -64,8 +80,9 @@ impl LiveCheck {
         self.decide(identity).await
     }
 
-    async fn decide(&self, identity: Option<Arc<zt_core::identity::Identity>>) -> bool {
-        let (verdict, event) = decide(&self.config, &self.request, identity.as_ref());
+    async fn decide(&self, identity: Option<Arc<Identity>>) -> bool {
+        let (verdict, event) =
+            decide_observed(&self.config, &self.request, identity.as_ref(), false);
         if matches!(verdict, Verdict::Allow(_)) {
             return true;
         }

@@ -127,7 +127,7 @@ fn extend<B>(
         return Err(NotAsserted);
     }
     if request.headers().contains_key(UPGRADE) {
-        let live = LiveCheck::new(Arc::clone(config), request);
+        let live = LiveCheck::new(Arc::clone(config), request, identity.clone());
         request.extensions_mut().insert(live);
     }
     if let Some(identity) = identity {

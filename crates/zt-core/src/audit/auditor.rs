@@ -409,7 +409,7 @@ impl Writer {
                 for reply in replies.drain(..) {
                     let _ = reply.send(());
                 }
-                if !batch_full && !self.batch_delay.is_zero() {
+                if !batch_full && !self.batch_delay.is_zero() && rx.is_empty() {
                     // Let events gather in the queue: senders do not wake a writer
                     // that is not waiting.
                     std::thread::sleep(self.batch_delay);

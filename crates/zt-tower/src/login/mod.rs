@@ -628,10 +628,9 @@ impl Inner {
                 Ok(session)
             }
             (None, Some((claims, raw))) => {
-                let session_id = match claims.additional_claims().sid.clone() {
-                    Some(sid) if !sid.is_empty() => sid,
-                    _ => Session::random_id()?,
-                };
+                // Always our own id: the IdP's `sid` can outlive a logout here (and come
+                // back on the next sign-in), which would find the new session revoked.
+                let session_id = Session::random_id()?;
                 Ok(Session {
                     subject: claims.subject().as_str().to_owned(),
                     issuer: claims.issuer().as_str().to_owned(),

@@ -44,6 +44,19 @@ thread_local! {
     static THREAD_SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Kept alive for as long as an upgraded connection lasts: put one in the request's
+/// extensions (e.g. holding the server's connection-limit permit), and the proxy moves it
+/// into the task that bridges the upgraded connection, so the connection still counts
+/// after its HTTP exchange is over.
+#[derive(Clone)]
+pub struct UpgradeGuard(pub Arc<dyn std::any::Any + Send + Sync>);
+
+impl fmt::Debug for UpgradeGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UpgradeGuard")
+    }
+}
+
 /// Why the proxy answered a request itself; found in the extensions of such responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -320,6 +333,7 @@ impl ReverseProxy {
             );
         }
         let live = request.extensions_mut().remove::<LiveCheck>();
+        let guard = request.extensions_mut().remove::<UpgradeGuard>();
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let upstream = self.pick();
@@ -414,6 +428,7 @@ impl ReverseProxy {
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             let idle = inner.idle_timeout;
             tokio::spawn(async move {
+                let _guard = guard;
                 match tokio::try_join!(client_upgrade, upstream_upgrade) {
                     Ok((client, upstream)) => {
                         bridge(TokioIo::new(client), TokioIo::new(upstream), live, idle).await;

@@ -284,6 +284,34 @@ pub fn strip_cookies<S: AsRef<str>>(headers: &mut HeaderMap, names: &[S]) {
     }
 }
 
+/// The host a request is for: its `Host` header, else its URI's authority (HTTP/2's
+/// `:authority`, or an absolute-form request target).
+pub fn request_host<B>(request: &http::Request<B>) -> Option<&str> {
+    request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| request.uri().authority().map(http::uri::Authority::as_str))
+}
+
+/// Whether a request names its host ambiguously: several `Host` headers, or a `Host`
+/// that differs from the URI's authority (RFC 9112 §3.2.2 and RFC 9113 §8.3.1 make the
+/// authority win; a proxy that decided on `Host` would disagree with one that did not).
+/// Such requests should be refused.
+pub fn ambiguous_host<B>(request: &http::Request<B>) -> bool {
+    let mut hosts = request.headers().get_all(http::header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return true;
+    }
+    match (first, request.uri().authority()) {
+        (Some(host), Some(authority)) => !host
+            .as_bytes()
+            .eq_ignore_ascii_case(authority.as_str().as_bytes()),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +457,34 @@ mod tests {
         let mut out = Vec::new();
         push_value(&mut out, b"a\"b\\c");
         assert_eq!(out, b"\"a\\\"b\\\\c\"");
+    }
+
+    #[test]
+    fn hosts_must_agree() {
+        let request = |uri: &str, hosts: &[&str]| {
+            let mut builder = http::Request::get(uri);
+            for host in hosts {
+                builder = builder.header(http::header::HOST, *host);
+            }
+            builder.body(()).unwrap()
+        };
+        let origin = request("/a", &["app.example.com"]);
+        assert_eq!(request_host(&origin), Some("app.example.com"));
+        assert!(!ambiguous_host(&origin));
+        let h2 = request("https://app.example.com/a", &[]);
+        assert_eq!(request_host(&h2), Some("app.example.com"));
+        assert!(!ambiguous_host(&h2));
+        assert!(!ambiguous_host(&request(
+            "http://App.example.com/",
+            &["app.EXAMPLE.com"]
+        )));
+        assert!(ambiguous_host(&request(
+            "http://internal/",
+            &["app.example.com"]
+        )));
+        assert!(ambiguous_host(&request(
+            "/",
+            &["a.example.com", "b.example.com"]
+        )));
     }
 }

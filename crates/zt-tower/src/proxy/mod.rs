@@ -12,10 +12,11 @@ pub mod headers;
 pub mod path;
 
 pub use forward::{
-    ClientScheme, ProxyBuildError, ReverseProxy, ReverseProxyBuilder, UpstreamError,
+    ClientScheme, ProxyBuildError, ReverseProxy, ReverseProxyBuilder, UpgradeGuard, UpstreamError,
 };
 pub use headers::{
-    Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded, strip_cookies,
+    Forwarded, ambiguous_host, is_websocket_upgrade, remove_hop_by_hop, request_host,
+    set_forwarded, strip_cookies,
 };
 pub use path::{
     NormalizePath, NormalizePathFuture, NormalizePathLayer, PathError, normalize_path,
