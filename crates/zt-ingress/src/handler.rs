@@ -28,15 +28,15 @@ use zt_tower::proxy::{
 };
 use zt_tower::{AuthLayer, PeerIdentity, PolicyHandle, RouteName};
 
-/// The layer's error answer, as an axum body.
-fn problem(headers: &http::HeaderMap, status: StatusCode, detail: &str) -> Response<Body> {
-    zt_tower::problem(headers, status, detail).map(Body::new)
-}
-
 use crate::StartError;
 use crate::config::RouteConfig;
 use crate::metrics::{Label, Metrics, RouteDecisions};
 use crate::routes::{HostPattern, best_match, prefix_matches};
+
+/// The layer's error answer, as an axum body.
+fn problem(headers: &http::HeaderMap, status: StatusCode, detail: &str) -> Response<Body> {
+    zt_tower::problem(headers, status, detail).map(Body::new)
+}
 
 /// A client connection, as the handler sees it.
 pub(crate) struct Connection {
@@ -184,11 +184,7 @@ impl RouteFactory {
         let mut layer = AuthLayer::builder()
             .policy(policy)
             .auditor(self.auditor.clone())
-            .observer(RouteDecisions {
-                route: name.clone(),
-                metrics: Arc::clone(&self.metrics),
-                none: Label(Arc::from("")),
-            });
+            .observer(RouteDecisions::new(name.clone(), Arc::clone(&self.metrics)));
         if let Some(verifier) = &self.verifier {
             layer = layer.verifier(verifier.clone());
         }

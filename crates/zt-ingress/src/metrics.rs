@@ -1,8 +1,9 @@
 //! Prometheus metrics: requests, latency, decisions by effect and rule, upstream errors,
 //! config reloads and open connections, served as text at `/metrics`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
@@ -190,12 +191,41 @@ impl Default for Metrics {
 /// Counts one route's policy decisions.
 #[derive(Debug)]
 pub struct RouteDecisions {
-    /// The route.
-    pub route: Label,
-    /// Where to count.
-    pub metrics: Arc<Metrics>,
+    route: Label,
+    metrics: Arc<Metrics>,
     /// The rule label for decisions no rule matched.
-    pub none: Label,
+    none: Label,
+    /// Rule-id labels, made once per rule (the ids come from the route's policy).
+    rules: RwLock<HashMap<Box<str>, Label>>,
+}
+
+impl RouteDecisions {
+    /// Counts decisions of `route` in `metrics`.
+    pub fn new(route: Label, metrics: Arc<Metrics>) -> Self {
+        Self {
+            route,
+            metrics,
+            none: Label(Arc::from("")),
+            rules: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn rule(&self, id: &str) -> Label {
+        if let Some(label) = self
+            .rules
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return label.clone();
+        }
+        self.rules
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(Box::from(id))
+            .or_insert_with(|| Label(Arc::from(id)))
+            .clone()
+    }
 }
 
 impl DecisionObserver for RouteDecisions {
@@ -207,7 +237,7 @@ impl DecisionObserver for RouteDecisions {
         let rule = decision
             .rules()
             .next()
-            .map_or_else(|| self.none.clone(), |rule| Label(Arc::from(rule)));
+            .map_or_else(|| self.none.clone(), |rule| self.rule(rule));
         self.metrics
             .decisions
             .get_or_create(&DecisionLabels {

@@ -148,9 +148,10 @@ impl ReverseProxy {
         &clients[THREAD_SLOT.with(|slot| *slot) % clients.len()]
     }
 
-    fn pick(&self) -> &Upstream {
-        let index = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.upstreams.len();
-        &self.inner.upstreams[index]
+    fn pick(&self) -> Option<&Upstream> {
+        let upstreams = &self.inner.upstreams;
+        let index = self.inner.next.fetch_add(1, Ordering::Relaxed) % upstreams.len().max(1);
+        upstreams.get(index)
     }
 }
 
@@ -336,7 +337,14 @@ impl ReverseProxy {
         let guard = request.extensions_mut().remove::<UpgradeGuard>();
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
-        let upstream = self.pick();
+        let Some(upstream) = self.pick() else {
+            return answer(
+                &parts.headers,
+                StatusCode::BAD_GATEWAY,
+                "no upstream",
+                Some(UpstreamError::Unavailable),
+            );
+        };
 
         let client_host = parts.headers.get(HOST).cloned().or_else(|| {
             parts
