@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::header::{CONNECTION, HOST, LOCATION, UPGRADE};
+use http::header::{LOCATION, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tower::ServiceExt;
@@ -23,8 +23,8 @@ use zt_core::policy::{Engine, HostName};
 use zt_tower::assertion::AssertionSigner;
 use zt_tower::login::Login;
 use zt_tower::proxy::{
-    ClientScheme, ReverseProxy, UpgradeGuard, UpstreamError, ambiguous_host, is_websocket_upgrade,
-    normalize_uri, remove_hop_by_hop, request_host,
+    ClientScheme, ReverseProxy, UpgradeGuard, UpstreamError, ambiguous_host, normalize_uri,
+    remove_hop_by_hop_for_forwarding, request_host,
 };
 use zt_tower::{AuthLayer, PeerIdentity, PolicyHandle, RouteName};
 
@@ -351,7 +351,7 @@ impl Handler {
                 );
             }
         }
-        strip_hop_by_hop(request.headers_mut());
+        remove_hop_by_hop_for_forwarding(request.headers_mut());
         let extensions = request.extensions_mut();
         extensions.insert(ConnectInfo(connection.peer));
         extensions.insert(ClientScheme(if connection.tls { "https" } else { "http" }));
@@ -409,25 +409,6 @@ impl Drop for OpenConnection {
 /// so a client cannot name those in `Connection` to have them removed on the way
 /// upstream. `Host` stays (it is part of the request target); a WebSocket upgrade keeps
 /// its `Connection: upgrade` and `Upgrade`.
-fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
-    if !headers.contains_key(CONNECTION) {
-        remove_hop_by_hop(headers);
-        return;
-    }
-    let host = headers.get(HOST).cloned();
-    let upgrade = is_websocket_upgrade(headers)
-        .then(|| headers.get(UPGRADE).cloned())
-        .flatten();
-    remove_hop_by_hop(headers);
-    if let Some(host) = host {
-        headers.insert(HOST, host);
-    }
-    if let Some(upgrade) = upgrade {
-        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(UPGRADE, upgrade);
-    }
-}
-
 fn redirect_to_https<B>(request: &Request<B>, port: u16) -> Response<Body> {
     let host = request_host(request)
         .map(|host| HostName::normalize(host).as_str().to_owned())

@@ -117,6 +117,11 @@ fn extend<B>(
     identity: Option<Arc<Identity>>,
     decision: AccessDecision,
 ) -> Result<(), NotAsserted> {
+    if config.assertion.is_some() {
+        // The assertion is for a proxied request: a client must not be able to have it
+        // removed downstream by naming it in `Connection`.
+        crate::proxy::remove_hop_by_hop_for_forwarding(request.headers_mut());
+    }
     if let (Some(assertion), Some(identity)) = (&config.assertion, &identity)
         && let Err(error) =
             assertion

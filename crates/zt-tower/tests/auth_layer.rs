@@ -456,3 +456,62 @@ async fn allowed_requests_carry_a_signed_assertion_the_upstream_verifies() {
     assert_eq!(headers[header::CONTENT_TYPE], "application/jwk-set+json");
     assert!(body.contains("\"ES256\""), "{body}");
 }
+
+#[tokio::test]
+async fn a_client_cannot_strip_the_assertion_through_a_reverse_proxy() {
+    use tower::ServiceExt;
+    use zt_tower::assertion::{AssertionLayer, AssertionSigner, upstream_issuer_config};
+    use zt_tower::proxy::ReverseProxy;
+    let idp = DevIdp::builder().banner(false).start().await.unwrap();
+    let signer = AssertionSigner::builder("https://proxy.example.com")
+        .build()
+        .unwrap();
+    let upstream_verifier = Verifier::builder()
+        .issuer(upstream_issuer_config(
+            IssuerConfig::jwks_inline("https://proxy.example.com", signer.jwks().to_string()),
+            "grafana",
+        ))
+        .build()
+        .await
+        .unwrap();
+    let upstream = Router::new()
+        .route(
+            "/me",
+            get(
+                |axum::Extension(identity): axum::Extension<Arc<Identity>>| async move {
+                    identity.subject.clone()
+                },
+            ),
+        )
+        .layer(AssertionLayer::new(upstream_verifier));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
+
+    let verifier = Verifier::builder()
+        .issuer(IssuerConfig::discover(idp.issuer()).audience("zt-dev"))
+        .build()
+        .await
+        .unwrap();
+    let layer = AuthLayer::builder()
+        .verifier(verifier)
+        .policy(Engine::from_source(POLICY).unwrap())
+        .assertion(signer, "grafana")
+        .build()
+        .unwrap();
+    let proxy = tower::ServiceBuilder::new()
+        .layer(layer)
+        .service(ReverseProxy::builder([url]).build().unwrap());
+    let alice = idp.mint_access_token("alice").unwrap();
+    let mut request = get_as("/me", Some(&alice));
+    request
+        .headers_mut()
+        .insert(header::CONNECTION, "close, x-zt-assertion".parse().unwrap());
+    let response = proxy.oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(Body::new(response.into_body()), 1 << 16)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert_eq!(body, "alice");
+}

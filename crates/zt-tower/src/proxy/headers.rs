@@ -312,6 +312,32 @@ pub fn ambiguous_host<B>(request: &http::Request<B>) -> bool {
     }
 }
 
+/// [`remove_hop_by_hop`] for a request that is forwarded on: a WebSocket upgrade keeps
+/// `Connection: upgrade` and its `Upgrade` header, and `Host` is kept even if `Connection`
+/// names it. Run it before any identity header is added, so a client cannot have those
+/// removed by naming them in `Connection`.
+pub fn remove_hop_by_hop_for_forwarding(headers: &mut HeaderMap) {
+    if !headers.contains_key(http::header::CONNECTION) {
+        remove_hop_by_hop(headers);
+        return;
+    }
+    let host = headers.get(http::header::HOST).cloned();
+    let upgrade = is_websocket_upgrade(headers)
+        .then(|| headers.get(http::header::UPGRADE).cloned())
+        .flatten();
+    remove_hop_by_hop(headers);
+    if let Some(host) = host {
+        headers.insert(http::header::HOST, host);
+    }
+    if let Some(upgrade) = upgrade {
+        headers.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("upgrade"),
+        );
+        headers.insert(http::header::UPGRADE, upgrade);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,5 +512,26 @@ mod tests {
             "/",
             &["a.example.com", "b.example.com"]
         )));
+    }
+
+    #[test]
+    fn forwarding_keeps_the_upgrade_and_host_only() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("app.example.com"));
+        headers.insert("upgrade", HeaderValue::from_static("websocket"));
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("Upgrade, host, x-zt-assertion, keep-alive"),
+        );
+        headers.insert("x-zt-assertion", HeaderValue::from_static("forged"));
+        remove_hop_by_hop_for_forwarding(&mut headers);
+        assert_eq!(headers["host"], "app.example.com");
+        assert_eq!(headers["connection"], "upgrade");
+        assert_eq!(headers["upgrade"], "websocket");
+        assert!(!headers.contains_key("x-zt-assertion"));
+        // Once done, a second pass (the proxy's) removes nothing else.
+        headers.insert("x-zt-assertion", HeaderValue::from_static("signed"));
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers["x-zt-assertion"], "signed");
     }
 }

@@ -15,8 +15,8 @@ pub use forward::{
     ClientScheme, ProxyBuildError, ReverseProxy, ReverseProxyBuilder, UpgradeGuard, UpstreamError,
 };
 pub use headers::{
-    Forwarded, ambiguous_host, is_websocket_upgrade, remove_hop_by_hop, request_host,
-    set_forwarded, strip_cookies,
+    Forwarded, ambiguous_host, is_websocket_upgrade, remove_hop_by_hop,
+    remove_hop_by_hop_for_forwarding, request_host, set_forwarded, strip_cookies,
 };
 pub use path::{
     NormalizePath, NormalizePathFuture, NormalizePathLayer, PathError, normalize_path,
