@@ -75,13 +75,13 @@ pub(crate) fn run_test(file: &Path, cases: &Path, json_output: bool) -> ExitCode
                 json!({"case": name, "expected": expected, "got": got, "ok": ok})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({"passed": rows.len() - failed, "failed": failed, "cases": results})
         );
     } else {
         print_table(&rows);
-        println!("{} passed, {failed} failed", rows.len() - failed);
+        outln!("{} passed, {failed} failed", rows.len() - failed);
     }
     if failed > 0 {
         ExitCode::from(1)
@@ -99,12 +99,14 @@ fn print_table(rows: &[Row<'_>]) {
     let name_width = width(|row| row.0.chars().count(), "case");
     let expected_width = width(|row| row.1.chars().count(), "expected");
     let got_width = width(|row| row.2.chars().count(), "got");
-    println!(
+    outln!(
         "{:name_width$}  {:expected_width$}  {:got_width$}  result",
-        "case", "expected", "got"
+        "case",
+        "expected",
+        "got"
     );
     for (name, expected, got, ok, _) in rows {
-        println!(
+        outln!(
             "{name:name_width$}  {expected:expected_width$}  {got:got_width$}  {}",
             if *ok { "ok" } else { "FAIL" }
         );
@@ -167,16 +169,16 @@ pub(crate) fn run_explain(file: &Path, request: &str, json_output: bool) -> Exit
     if json_output {
         let mut object = decision.to_json();
         object["trace"] = trace.iter().map(|entry| entry.to_json(source)).collect();
-        println!("{object}");
+        outln!("{object}");
         return ExitCode::SUCCESS;
     }
-    println!("{}", describe(&decision));
-    println!("decided at {}", fixture.now());
+    outln!("{}", describe(&decision));
+    outln!("decided at {}", fixture.now());
     for entry in &trace {
         let effect = effect_name(entry.effect);
-        println!("  {:<9} {effect:<5} {}", entry.result.as_str(), entry.id);
+        outln!("  {:<9} {effect:<5} {}", entry.result.as_str(), entry.id);
         if let (RuleResult::NoMatch, Some(failed)) = (entry.result, &entry.failed) {
-            println!(
+            outln!(
                 "            failed at {}: {}",
                 failed.location(source),
                 failed.condition
@@ -187,7 +189,7 @@ pub(crate) fn run_explain(file: &Path, request: &str, json_output: bool) -> Exit
                 } else {
                     value.to_string()
                 };
-                println!("              {attribute} = {shown}");
+                outln!("              {attribute} = {shown}");
             }
         }
     }

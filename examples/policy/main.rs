@@ -10,6 +10,28 @@
 //! cargo run --example policy -- fmt policy.zt --to json
 //! ```
 
+/// Writes to standard output like `print!`; a reader that went away (`... | head`) ends
+/// the program quietly instead of panicking, and other write errors are reported.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = write!(std::io::stdout(), $($arg)*) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write to standard output: {error}");
+            std::process::exit(2);
+        }
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out!("{}\n", format_args!($($arg)*))
+    };
+}
+
 mod decide;
 mod load;
 
@@ -164,11 +186,11 @@ fn run_check(
         if json {
             all.extend(diagnostics_json(path, &loaded));
         } else {
-            print!("{}", loaded.report(path));
+            out!("{}", loaded.report(path));
         }
     }
     if json {
-        println!("{}", Value::Array(all));
+        outln!("{}", Value::Array(all));
     }
     if failed {
         ExitCode::from(1)
@@ -228,7 +250,7 @@ fn run_fmt(files: &[PathBuf], write: bool, check_only: bool, to: Option<Form>) -
         };
         if check_only {
             if formatted != loaded.source {
-                println!("{}", path.display());
+                outln!("{}", path.display());
                 unformatted = true;
             }
         } else if write {
@@ -239,7 +261,7 @@ fn run_fmt(files: &[PathBuf], write: bool, check_only: bool, to: Option<Form>) -
                 return ExitCode::from(2);
             }
         } else {
-            print!("{formatted}");
+            out!("{formatted}");
         }
     }
     if unformatted {
