@@ -32,7 +32,6 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rustls_pki_types::CertificateDer;
@@ -500,6 +499,3 @@ pub(crate) fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'stati
     }
     Ok(certs)
 }
-
-/// How long the reloader waits for a burst of file events to settle.
-pub(crate) const RELOAD_SETTLE: Duration = Duration::from_millis(200);

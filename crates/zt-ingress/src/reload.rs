@@ -10,9 +10,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 
+use crate::StartError;
 use crate::config::{Config, RouteConfig};
 use crate::handler::{RouteFactory, Shared};
-use crate::{RELOAD_SETTLE, StartError};
+
+/// How long the reloader waits for a burst of file events to settle.
+const RELOAD_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Applies new configurations, one at a time.
 pub(crate) struct Reloader {

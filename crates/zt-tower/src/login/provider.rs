@@ -9,27 +9,16 @@ use openidconnect::core::{
     CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, Client, ClientId, ClientSecret, EmptyExtraTokenFields, EndpointMaybeSet,
+    Client, ClientId, ClientSecret, EmptyAdditionalClaims, EmptyExtraTokenFields, EndpointMaybeSet,
     EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, ProviderMetadataWithLogout, RedirectUrl,
     StandardErrorResponse, StandardTokenResponse,
 };
-use serde::{Deserialize, Serialize};
 
 use super::LoginError;
 use super::http_client::{HttpClient, is_secure_or_loopback};
 
-/// The ID token claims beyond the standard ones that a session needs.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-pub(super) struct SessionClaims {
-    /// The IdP's session id (OpenID Connect Front-/Back-Channel Logout).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) sid: Option<String>,
-}
-
-impl AdditionalClaims for SessionClaims {}
-
 pub(super) type TokenFields = IdTokenFields<
-    SessionClaims,
+    EmptyAdditionalClaims,
     EmptyExtraTokenFields,
     CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,
@@ -39,7 +28,7 @@ pub(super) type TokenFields = IdTokenFields<
 pub(super) type TokenResponse = StandardTokenResponse<TokenFields, CoreTokenType>;
 
 pub(super) type OidcClient = Client<
-    SessionClaims,
+    EmptyAdditionalClaims,
     CoreAuthDisplay,
     CoreGenderClaim,
     CoreJweContentEncryptionAlgorithm,

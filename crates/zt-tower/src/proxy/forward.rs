@@ -26,7 +26,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower::Service;
 
 use super::headers::{
-    Forwarded, is_websocket_upgrade, remove_hop_by_hop, set_forwarded, strip_cookies,
+    Forwarded, is_websocket_upgrade, remove_hop_by_hop, remove_hop_by_hop_for_forwarding,
+    set_forwarded, strip_cookies,
 };
 use crate::live::LiveCheck;
 use crate::response::problem;
@@ -352,7 +353,7 @@ impl ReverseProxy {
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
-        remove_hop_by_hop(&mut parts.headers);
+        remove_hop_by_hop_for_forwarding(&mut parts.headers);
         for name in &inner.remove_headers {
             parts.headers.remove(name);
         }
@@ -382,14 +383,6 @@ impl ReverseProxy {
             _ => upstream.host.clone(),
         };
         parts.headers.insert(HOST, host);
-        if upgrade {
-            parts
-                .headers
-                .insert(CONNECTION, HeaderValue::from_static("upgrade"));
-            parts
-                .headers
-                .insert(UPGRADE, HeaderValue::from_static("websocket"));
-        }
         let Some(uri) = upstream_uri(upstream, &parts.uri) else {
             return answer(
                 &parts.headers,

@@ -1,10 +1,10 @@
-//! Hop-by-hop and forwarding headers: [`remove_hop_by_hop`], [`is_websocket_upgrade`]
-//! and [`set_forwarded`].
+//! Hop-by-hop and forwarding headers: [`remove_hop_by_hop`], [`is_websocket_upgrade`],
+//! [`set_forwarded`] and the host of a request.
 //!
-//! Order when forwarding a request: note [`is_websocket_upgrade`], then
-//! [`remove_hop_by_hop`], then [`set_forwarded`] and the identity headers (so a client
-//! cannot name them in `Connection` to have them removed), then put `Connection: upgrade`
-//! and `Upgrade: websocket` back for an upgrade.
+//! Order when forwarding a request: [`remove_hop_by_hop_for_forwarding`] (which keeps a
+//! WebSocket upgrade's `Connection: upgrade` and `Upgrade`), then [`set_forwarded`] and
+//! the identity headers, so a client cannot name them in `Connection` to have them
+//! removed.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
