@@ -361,39 +361,59 @@ impl Handler {
         if request.headers().contains_key(UPGRADE) {
             request.extensions_mut().insert(connection.held.clone());
         }
-        if let Some(login) = &self.shared.login {
+        let target = {
             let host = HostName::normalize(request_host(&request).unwrap_or(""));
-            if login.serves(host.as_str(), request.uri().path()) {
-                let response = login.router.clone().oneshot(request.map(Body::new)).await;
-                return (None, response.unwrap_or_else(|never| match never {}));
+            let path = request.uri().path();
+            match &self.shared.login {
+                Some(login) if login.serves(host.as_str(), path) => Target::Login(login),
+                _ => match self.shared.routes.load().find(host.as_str(), path) {
+                    Some(route) => Target::Route {
+                        name: route.name.clone(),
+                        service: route.service.clone(),
+                        case_insensitive: route.case_insensitive,
+                    },
+                    None => Target::Nowhere,
+                },
             }
-        }
-        let table = self.shared.routes.load();
-        let host = HostName::normalize(request_host(&request).unwrap_or(""));
-        let Some(route) = table.find(host.as_str(), request.uri().path()) else {
-            return (
-                None,
-                problem(
-                    request.headers(),
-                    StatusCode::NOT_FOUND,
-                    "no route for this host and path",
-                ),
-            );
         };
-        if route.case_insensitive
-            && let Ok(Some(uri)) = normalize_uri(request.uri(), true)
-        {
-            *request.uri_mut() = uri;
-        }
-        request
-            .extensions_mut()
-            .insert(RouteName(Arc::clone(&route.name.0)));
-        let service = route.service.clone();
-        let name = route.name.clone();
-        drop(table);
-        let response = service.oneshot(request.map(Body::new)).await;
-        (Some(name), response.unwrap_or_else(|never| match never {}))
+        let response = match target {
+            Target::Login(login) => login.router.clone().oneshot(request.map(Body::new)).await,
+            Target::Nowhere => Ok(problem(
+                request.headers(),
+                StatusCode::NOT_FOUND,
+                "no route for this host and path",
+            )),
+            Target::Route {
+                name,
+                service,
+                case_insensitive,
+            } => {
+                if case_insensitive && let Ok(Some(uri)) = normalize_uri(request.uri(), true) {
+                    *request.uri_mut() = uri;
+                }
+                request
+                    .extensions_mut()
+                    .insert(RouteName(Arc::clone(&name.0)));
+                let response = service.oneshot(request.map(Body::new)).await;
+                return (Some(name), response.unwrap_or_else(|never| match never {}));
+            }
+        };
+        (None, response.unwrap_or_else(|never| match never {}))
     }
+}
+
+/// Where a request goes, decided on its normalised host and path.
+enum Target<'a> {
+    /// The browser-login routes.
+    Login(&'a LoginRoutes),
+    /// A route's stack.
+    Route {
+        name: Label,
+        service: RouteService,
+        case_insensitive: bool,
+    },
+    /// No route: 404.
+    Nowhere,
 }
 
 /// Decrements the open-connections gauge on drop.
