@@ -89,6 +89,15 @@ pub enum StartError {
     /// A route cannot be built.
     #[error("{0}")]
     Route(String),
+    /// The identity-assertion signing key cannot be made or used.
+    #[error("assertion signer: {0}")]
+    Assertion(String),
+    /// `listen.https` is set but `tls` is not (a `Config` changed after it was checked).
+    #[error("listen.https needs a [tls] section")]
+    HttpsWithoutTls,
+    /// `reload` was called on an ingress started without a configuration file.
+    #[error("started without a configuration file: nothing to reload")]
+    NoConfigFile,
 }
 
 /// A running ingress: its addresses, reload and shutdown.
@@ -225,9 +234,7 @@ impl Ingress {
         let mut tasks = Vec::new();
         let limits = config.limits.clone();
         if let Some(listener) = https {
-            let settings = config.tls.as_ref().ok_or_else(|| {
-                StartError::Route("an HTTPS listener needs a [tls] section".into())
-            })?;
+            let settings = config.tls.as_ref().ok_or(StartError::HttpsWithoutTls)?;
             let server_config = tls::server_config(settings)?;
             let spiffe = spiffe(&config)?;
             let transport = Transport::Tls {
@@ -470,7 +477,7 @@ fn signer(config: &Config, public_url: &str) -> Result<AssertionSigner, StartErr
                 message: error.to_string(),
             })?
         }
-        None => SigningKey::generate().map_err(|error| StartError::Route(error.to_string()))?,
+        None => SigningKey::generate().map_err(|error| StartError::Assertion(error.to_string()))?,
     };
     let issuer = config
         .assertion
@@ -480,7 +487,7 @@ fn signer(config: &Config, public_url: &str) -> Result<AssertionSigner, StartErr
     AssertionSigner::builder(issuer)
         .key(key)
         .build()
-        .map_err(|error| StartError::Route(format!("assertion signer: {error}")))
+        .map_err(|error| StartError::Assertion(error.to_string()))
 }
 
 /// Reads PEM certificates from `path`.

@@ -47,9 +47,7 @@ impl Reloader {
     /// As [`reload`](Self::reload), returning the files to watch from now on.
     fn reload_watched(&self) -> Result<Vec<PathBuf>, StartError> {
         let Some(path) = &self.path else {
-            return Err(StartError::Route(
-                "started without a configuration file: nothing to reload".into(),
-            ));
+            return Err(StartError::NoConfigFile);
         };
         let _one_at_a_time = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         let result = Config::load(path)

@@ -2,9 +2,11 @@
 //! The listener's TLS settings: SNI selection, key/name checks at load time, client
 //! certificates, and the SPIFFE peer identity, over real rustls handshakes.
 
+#[path = "support/ingress.rs"]
+mod support;
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -12,37 +14,10 @@ use rcgen::{
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use support::TempDir;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use zt_core::identity::{IdentityKind, SpiffeVerifier, TrustBundle};
 use zt_ingress::tls::{ClientAuth, SniCert, TlsError, TlsSettings, peer_identity, server_config};
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "zt-ingress-tls-{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn write(&self, file: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(file);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A test CA that issues leaf certificates into a temp dir.
 struct Pki {
@@ -379,7 +354,7 @@ fn sni_cert_must_be_valid_for_its_host() {
 fn file_errors_name_the_path() {
     let pki = Pki::new("files");
     let a = pki.server("a", &["a.example.com"]);
-    let missing = pki.dir.0.join("missing.crt");
+    let missing = pki.dir.path().join("missing.crt");
 
     let err = server_config(&TlsSettings::new(&missing, &a.key)).unwrap_err();
     assert!(matches!(err, TlsError::Read { .. }), "{err:?}");
@@ -413,7 +388,7 @@ fn file_errors_name_the_path() {
 
     let mut settings = TlsSettings::new(&a.cert, &a.key);
     settings.client_auth = ClientAuth::Required;
-    settings.client_ca = Some(pki.dir.0.join("no-ca.crt"));
+    settings.client_ca = Some(pki.dir.path().join("no-ca.crt"));
     let err = server_config(&settings).unwrap_err();
     assert!(err.to_string().contains("no-ca.crt"), "{err}");
 }
