@@ -1,7 +1,16 @@
 //! zt-kube: kubectl access through SSO.
 //!
 //! This crate grows into the Kubernetes API proxy (see the project README's roadmap).
-//! Today it provides the rule every forwarded request starts with: the client's own
-//! credentials and impersonation headers never reach the API server.
+//! Today it provides:
+//!
+//! - [`headers`]: the rule every forwarded request starts with: the client's own
+//!   credentials and impersonation headers never reach the API server;
+//! - [`request_info`]: the API server's `RequestInfo` (verb, API group and version,
+//!   namespace, resource, subresource, name) resolved from a request exactly as the API
+//!   server resolves it, and turned into the `kube.*` policy attributes
+//!   ([`zt_core::policy::KubeAttributes`]).
 
 pub mod headers;
+pub mod request_info;
+
+pub use request_info::{RequestInfo, RequestInfoError};
