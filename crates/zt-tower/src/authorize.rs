@@ -12,7 +12,7 @@ use http::{HeaderName, Request, Response};
 use http_body_util::Full;
 use zt_core::audit::{Actor, AuditEvent, EventKind, Source, Target};
 use zt_core::identity::{Identity, Verifier};
-use zt_core::policy::{Decision, Effect, RequestContext, canonical_ip};
+use zt_core::policy::{Decision, Effect, KubeAttributes, RequestContext, canonical_ip};
 
 use crate::credentials::{PeerIdentity, bearer_token};
 use crate::layer::Config;
@@ -101,6 +101,12 @@ pub(crate) fn verifier(config: &Config) -> Result<&Verifier, String> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteName(pub Arc<str>);
 
+/// Asks the layer to keep a [`LiveCheck`](crate::LiveCheck) with an allowed request that is
+/// not an upgrade but lasts (e.g. a Kubernetes watch): put it in the request's extensions
+/// before the layer, and the proxy ends the response once the request would be denied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LongLived;
+
 /// Watches every policy decision the layer makes, e.g. to count them in metrics.
 pub trait DecisionObserver: Send + Sync + 'static {
     /// Called once per decided request, before the response is built.
@@ -145,8 +151,13 @@ pub(crate) fn decide_observed<B>(
     let headers = request.headers();
     let host = crate::proxy::request_host(request);
     let path = request.uri().path();
-    let mut context = RequestContext::http(jiff::Timestamp::now())
-        .with_method(request.method().as_str())
+    let now = jiff::Timestamp::now();
+    let kube = request.extensions().get::<KubeAttributes>();
+    let mut context = match kube {
+        Some(kube) => RequestContext::kube(now, kube),
+        None => RequestContext::http(now),
+    }
+    .with_method(request.method().as_str())
         .with_path(path)
         .with_headers(headers);
     if let Some(host) = host {
@@ -181,18 +192,20 @@ pub(crate) fn decide_observed<B>(
         )),
         (Effect::Deny, None) => Verdict::Respond(unauthenticated(config, request)),
     };
-    let event = event(
-        EventKind::HttpRequest,
-        request,
-        identity,
-        context.source_ip(),
-    )
-    .target(Target::Http {
-        method: request.method().as_str().to_owned(),
-        host: context.host().unwrap_or_default().to_owned(),
-        path: path.to_owned(),
-    })
-    .decision(audited);
+    let (kind, target) = match kube {
+        Some(kube) => (EventKind::KubeRequest, Target::kube(kube, path)),
+        None => (
+            EventKind::HttpRequest,
+            Target::Http {
+                method: request.method().as_str().to_owned(),
+                host: context.host().unwrap_or_default().to_owned(),
+                path: path.to_owned(),
+            },
+        ),
+    };
+    let event = event(kind, request, identity, context.source_ip())
+        .target(target)
+        .decision(audited);
     (verdict, event)
 }
 
@@ -239,9 +252,10 @@ fn event<B>(
     if let Some(identity) = identity {
         event = event.actor(Actor::from(&**identity));
     }
-    if let Some(id) = request
-        .headers()
-        .get(REQUEST_ID)
+    let headers = request.headers();
+    if let Some(id) = [REQUEST_ID, AUDIT_ID]
+        .iter()
+        .find_map(|name| headers.get(name))
         .and_then(|value| value.to_str().ok())
     {
         event = event.request_id(id);
@@ -251,3 +265,5 @@ fn event<B>(
 
 /// The request id header linked into audit events.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Kubernetes' request id (`Audit-ID`), linked when there is no `X-Request-Id`.
+pub(crate) const AUDIT_ID: HeaderName = HeaderName::from_static("audit-id");

@@ -26,7 +26,7 @@ mod response;
 mod service;
 pub mod session;
 
-pub use authorize::{AccessDecision, DecisionObserver, RouteName};
+pub use authorize::{AccessDecision, DecisionObserver, LongLived, RouteName};
 pub use credentials::PeerIdentity;
 pub use extract::{Authenticated, Unauthenticated};
 pub use future::ResponseFuture;

@@ -13,7 +13,7 @@ use zt_core::identity::{Identity, VerifyError};
 
 use crate::assertion::JWKS_PATH;
 use crate::authorize::{
-    AccessDecision, Credential, Verdict, credential, decide, rejected, verifier,
+    AccessDecision, Credential, LongLived, Verdict, credential, decide, rejected, verifier,
 };
 use crate::future::ResponseFuture;
 use crate::layer::Config;
@@ -131,7 +131,8 @@ fn extend<B>(
         tracing::error!(%error, "allowed request not forwarded: its identity cannot be asserted");
         return Err(NotAsserted);
     }
-    if request.headers().contains_key(UPGRADE) {
+    if request.headers().contains_key(UPGRADE) || request.extensions().get::<LongLived>().is_some()
+    {
         let live = LiveCheck::new(Arc::clone(config), request, identity.clone());
         request.extensions_mut().insert(live);
     }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::identity::Identity;
+use crate::policy::KubeAttributes;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -200,6 +201,24 @@ pub enum Target {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<String>,
     },
+}
+
+impl Target {
+    /// The target of a Kubernetes request with these attributes; `path` stands in for the
+    /// resource of a non-resource request (`/healthz`).
+    pub fn kube(kube: &KubeAttributes, path: &str) -> Self {
+        Self::Kube {
+            verb: kube.verb.clone(),
+            api_group: kube.api_group.clone().unwrap_or_default(),
+            resource: match (&kube.resource, kube.is_resource_request) {
+                (Some(resource), true) => resource.clone(),
+                _ => path.to_owned(),
+            },
+            subresource: kube.subresource.clone(),
+            namespace: kube.namespace.clone(),
+            name: kube.name.clone(),
+        }
+    }
 }
 
 /// Allow or deny.

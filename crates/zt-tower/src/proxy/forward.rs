@@ -19,16 +19,17 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower::Service;
 
 use super::headers::{
-    Forwarded, is_websocket_upgrade, remove_hop_by_hop, remove_hop_by_hop_for_forwarding,
+    Forwarded, remove_hop_by_hop, remove_hop_by_hop_for_forwarding, requested_upgrade,
     set_forwarded, strip_cookies,
 };
+use super::live_body::LiveBody;
 use crate::live::LiveCheck;
 use crate::response::problem;
 
@@ -88,10 +89,12 @@ pub enum ProxyBuildError {
 ///
 /// On the way up: hop-by-hop headers (and those named in `Connection`) are removed first,
 /// then client-sent forwarding headers are replaced by `X-Forwarded-For/-Proto/-Host` and
-/// `Forwarded` from the connection, then the configured header rules apply. WebSocket
-/// upgrades pass through when enabled; an upgraded connection carrying a
-/// [`LiveCheck`] is closed as soon as its request would no longer be allowed (checked on
-/// every policy swap or revocation, and every second for time windows and expiry).
+/// `Forwarded` from the connection, then the configured header rules apply. Upgrades to
+/// the enabled protocols (WebSocket, or e.g. `SPDY/3.1`) pass through; an upstream
+/// connection that refused an upgrade is never reused. A request carrying a
+/// [`LiveCheck`] ends as soon as it would no longer be allowed (checked on every policy
+/// swap or revocation, and every second for time windows and expiry): an upgraded
+/// connection is closed, a streamed response body cut off.
 ///
 /// Errors never escape as `Err`: an unreachable upstream is a `502`, a slow one a `504`.
 #[derive(Clone)]
@@ -108,11 +111,35 @@ struct Inner {
     next: AtomicUsize,
     timeout: Duration,
     idle_timeout: Duration,
-    websockets: bool,
+    /// Protocols an upgrade may switch to (`websocket`, `spdy/3.1`), lower case.
+    upgrades: Vec<String>,
     preserve_host: bool,
     set_headers: Vec<(HeaderName, HeaderValue)>,
     remove_headers: Vec<HeaderName>,
     strip_cookies: Vec<String>,
+}
+
+impl Inner {
+    /// Whether `request` upgrades to an enabled protocol; `Err` for a WebSocket upgrade
+    /// that is not enabled. Other upgrades (e.g. `h2c`) are forwarded as plain requests.
+    fn upgrade(&self, headers: &HeaderMap) -> Result<bool, ()> {
+        let Some(protocol) = requested_upgrade(headers) else {
+            return Ok(false);
+        };
+        let first = protocol.as_bytes().split(|&b| b == b',').next().unwrap_or_default();
+        let first = first.trim_ascii();
+        if self
+            .upgrades
+            .iter()
+            .any(|enabled| enabled.as_bytes().eq_ignore_ascii_case(first))
+        {
+            Ok(true)
+        } else if first.eq_ignore_ascii_case(b"websocket") {
+            Err(())
+        } else {
+            Ok(false)
+        }
+    }
 }
 
 struct Upstream {
@@ -134,9 +161,10 @@ impl ReverseProxy {
             upstreams: upstreams.into_iter().map(Into::into).collect(),
             timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(300),
-            websockets: false,
+            upgrades: Vec::new(),
             preserve_host: false,
             roots: Vec::new(),
+            tls: None,
             set_headers: Vec::new(),
             remove_headers: Vec::new(),
             strip_cookies: Vec::new(),
@@ -167,7 +195,7 @@ impl fmt::Debug for ReverseProxy {
         f.debug_struct("ReverseProxy")
             .field("upstreams", &upstreams)
             .field("timeout", &self.inner.timeout)
-            .field("websockets", &self.inner.websockets)
+            .field("upgrades", &self.inner.upgrades)
             .finish_non_exhaustive()
     }
 }
@@ -179,9 +207,10 @@ pub struct ReverseProxyBuilder {
     upstreams: Vec<String>,
     timeout: Duration,
     idle_timeout: Duration,
-    websockets: bool,
+    upgrades: Vec<String>,
     preserve_host: bool,
     roots: Vec<CertificateDer<'static>>,
+    tls: Option<rustls::ClientConfig>,
     set_headers: Vec<(HeaderName, HeaderValue)>,
     remove_headers: Vec<HeaderName>,
     strip_cookies: Vec<String>,
@@ -202,7 +231,17 @@ impl ReverseProxyBuilder {
 
     /// Pass WebSocket upgrades through (default: refused with `400`).
     pub fn websockets(mut self, on: bool) -> Self {
-        self.websockets = on;
+        self.upgrades.retain(|protocol| protocol != "websocket");
+        if on {
+            self.upgrades.push("websocket".to_owned());
+        }
+        self
+    }
+
+    /// Also pass upgrades to `protocol` through (e.g. `SPDY/3.1`, matched
+    /// case-insensitively against the first protocol in `Upgrade`).
+    pub fn upgrade_protocol(mut self, protocol: &str) -> Self {
+        self.upgrades.push(protocol.to_ascii_lowercase());
         self
     }
 
@@ -215,6 +254,14 @@ impl ReverseProxyBuilder {
     /// Also trust `cert` for HTTPS upstreams (besides the platform's roots).
     pub fn root_certificate(mut self, cert: CertificateDer<'static>) -> Self {
         self.roots.push(cert);
+        self
+    }
+
+    /// Uses `config` for HTTPS upstreams instead of the platform's roots and those added
+    /// with [`root_certificate`](Self::root_certificate) (e.g. to trust only a cluster CA,
+    /// or to present a client certificate). Its ALPN protocols are replaced by HTTP/1.1.
+    pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -250,7 +297,10 @@ impl ReverseProxyBuilder {
             .iter()
             .map(|url| parse_upstream(url).ok_or_else(|| ProxyBuildError::Upstream(url.clone())))
             .collect::<Result<Vec<_>, _>>()?;
-        let tls = zt_core::tls::client_config(&self.roots)?;
+        let tls = match self.tls {
+            Some(tls) => tls,
+            None => zt_core::tls::client_config(&self.roots)?,
+        };
         // HTTP/1.1 upstream: upgrades need it, and it pools well for a proxy.
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -273,7 +323,7 @@ impl ReverseProxyBuilder {
                 next: AtomicUsize::new(0),
                 timeout: self.timeout,
                 idle_timeout: self.idle_timeout,
-                websockets: self.websockets,
+                upgrades: self.upgrades,
                 preserve_host: self.preserve_host,
                 set_headers: self.set_headers,
                 remove_headers: self.remove_headers,
@@ -325,15 +375,14 @@ impl ReverseProxy {
         B::Error: Into<axum::BoxError>,
     {
         let inner = &*self.inner;
-        let upgrade = is_websocket_upgrade(request.headers());
-        if upgrade && !inner.websockets {
+        let Ok(upgrade) = inner.upgrade(request.headers()) else {
             return answer(
                 request.headers(),
                 StatusCode::BAD_REQUEST,
                 "WebSocket upgrades are not enabled on this route",
                 None,
             );
-        }
+        };
         let live = request.extensions_mut().remove::<LiveCheck>();
         let guard = request.extensions_mut().remove::<UpgradeGuard>();
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
@@ -354,6 +403,10 @@ impl ReverseProxy {
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
         remove_hop_by_hop_for_forwarding(&mut parts.headers);
+        if !upgrade {
+            parts.headers.remove(CONNECTION);
+            parts.headers.remove(UPGRADE);
+        }
         for name in &inner.remove_headers {
             parts.headers.remove(name);
         }
@@ -395,7 +448,8 @@ impl ReverseProxy {
         let accept = parts.headers.get(ACCEPT).cloned();
         parts.uri = uri;
         parts.version = Version::HTTP_11;
-        let outbound = Request::from_parts(parts, Body::new(body));
+        let mut outbound = Request::from_parts(parts, Body::new(body));
+        let connection = upgrade.then(|| capture_connection(&mut outbound));
 
         let mut response = match tokio::time::timeout(
             inner.timeout,
@@ -423,6 +477,21 @@ impl ReverseProxy {
                 );
             }
         };
+        if let Some(connection) = connection
+            && response.status() != StatusCode::SWITCHING_PROTOCOLS
+        {
+            // The upstream refused the upgrade: whatever it does with the connection
+            // next, no other request may be sent on it, and the client's connection,
+            // which may carry upgrade bytes already, ends with this response.
+            if let Some(connected) = connection.connection_metadata().as_ref() {
+                connected.poison();
+            }
+            remove_hop_by_hop(response.headers_mut());
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return response.map(Body::new);
+        }
         if let Some(client_upgrade) = client_upgrade
             && response.status() == StatusCode::SWITCHING_PROTOCOLS
         {
@@ -449,7 +518,10 @@ impl ReverseProxy {
             return Response::from_parts(parts, Body::empty());
         }
         remove_hop_by_hop(response.headers_mut());
-        response.map(Body::new)
+        match live {
+            Some(live) => response.map(|body| Body::new(LiveBody::new(body, live))),
+            None => response.map(Body::new),
+        }
     }
 }
 
@@ -514,7 +586,7 @@ where
 
 /// Resolves when `live`'s request is denied: re-checked on every change notification and
 /// every second.
-async fn until_denied(live: &LiveCheck) {
+pub(super) async fn until_denied(live: &LiveCheck) {
     let mut changes = live.changes();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

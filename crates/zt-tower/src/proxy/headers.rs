@@ -77,6 +77,16 @@ pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     has_token(headers, &CONNECTION, b"upgrade") && has_token(headers, &UPGRADE, b"websocket")
 }
 
+/// The protocol a request asks to upgrade to (`Connection: upgrade` and an `Upgrade`
+/// header, e.g. `websocket` or `SPDY/3.1`), or `None`.
+pub fn requested_upgrade(headers: &HeaderMap) -> Option<&HeaderValue> {
+    if has_token(headers, &CONNECTION, b"upgrade") {
+        headers.get(UPGRADE)
+    } else {
+        None
+    }
+}
+
 /// Whether any value of `name` has the comma-separated `token` (case-insensitive).
 fn has_token(headers: &HeaderMap, name: &HeaderName, token: &[u8]) -> bool {
     headers
@@ -312,8 +322,9 @@ pub fn ambiguous_host<B>(request: &http::Request<B>) -> bool {
     }
 }
 
-/// [`remove_hop_by_hop`] for a request that is forwarded on: a WebSocket upgrade keeps
-/// `Connection: upgrade` and its `Upgrade` header, and `Host` is kept even if `Connection`
+/// [`remove_hop_by_hop`] for a request that is forwarded on: an upgrade request keeps
+/// `Connection: upgrade` and its `Upgrade` header (the proxy decides whether to honour
+/// it), and `Host` is kept even if `Connection`
 /// names it. Run it before any identity header is added, so a client cannot have those
 /// removed by naming them in `Connection`.
 pub fn remove_hop_by_hop_for_forwarding(headers: &mut HeaderMap) {
@@ -322,9 +333,7 @@ pub fn remove_hop_by_hop_for_forwarding(headers: &mut HeaderMap) {
         return;
     }
     let host = headers.get(http::header::HOST).cloned();
-    let upgrade = is_websocket_upgrade(headers)
-        .then(|| headers.get(http::header::UPGRADE).cloned())
-        .flatten();
+    let upgrade = requested_upgrade(headers).cloned();
     remove_hop_by_hop(headers);
     if let Some(host) = host {
         headers.insert(http::header::HOST, host);

@@ -8,6 +8,7 @@
 //! headers, so a client can neither smuggle them in nor have them removed.
 
 mod forward;
+mod live_body;
 pub mod headers;
 pub mod path;
 
@@ -16,7 +17,8 @@ pub use forward::{
 };
 pub use headers::{
     Forwarded, ambiguous_host, is_websocket_upgrade, remove_hop_by_hop,
-    remove_hop_by_hop_for_forwarding, request_host, set_forwarded, strip_cookies,
+    remove_hop_by_hop_for_forwarding, request_host, requested_upgrade, set_forwarded,
+    strip_cookies,
 };
 pub use path::{
     NormalizePath, NormalizePathFuture, NormalizePathLayer, PathError, normalize_path,
