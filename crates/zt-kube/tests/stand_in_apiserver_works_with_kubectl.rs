@@ -423,3 +423,51 @@ async fn raw_request(stand_in: &StandIn, request_line: &str, headers: &[&str]) -
     let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
     (status, body)
 }
+
+/// Port-forward is not implemented; this pins down what kubectl 1.32 tries, for
+/// whoever implements it: a WebSocket upgrade offering `SPDY/3.1+portforward.k8s.io`
+/// (SPDY tunnelled over WebSocket), then on refusal a plain SPDY upgrade (POST).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_forward_is_refused_plainly() {
+    let Some((stand_in, kubectl)) = setup("port-forward", StandInConfig::default()).await else {
+        return;
+    };
+    let args: Vec<&str> = AS_ALICE
+        .iter()
+        .chain(&["port-forward", "-n", "demo", "pod/web-1", "0:80"])
+        .copied()
+        .collect();
+    let output = kubectl.run(&args, None).await.unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not implemented by the zt stand-in"),
+        "{}",
+        describe(&output)
+    );
+    let attempts: Vec<RecordedRequest> = stand_in
+        .requests()
+        .into_iter()
+        .filter(|request| request.path == "/api/v1/namespaces/demo/pods/web-1/portforward")
+        .collect();
+    let seen: Vec<(String, Vec<&str>, Vec<&str>, u16)> = attempts
+        .iter()
+        .map(|request| {
+            let upgrade = request.header_values("upgrade");
+            let protocol = request.header_values("sec-websocket-protocol");
+            (request.method.clone(), upgrade, protocol, request.status)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "GET".to_owned(),
+                vec!["websocket"],
+                vec!["SPDY/3.1+portforward.k8s.io"],
+                400
+            ),
+            ("POST".to_owned(), vec!["SPDY/3.1"], vec![], 400),
+        ]
+    );
+    assert_alice(&attempts);
+}

@@ -31,8 +31,8 @@
 //!   always in the unaggregated form (`application/json`): kubectl asks for aggregated
 //!   discovery (`as=APIGroupDiscoveryList`) first and falls back when the response's
 //!   content type is plain JSON, as against a server without aggregated discovery.
-//!   `/openapi/v2` and `/openapi/v3` are 404; `get`, `delete`, `exec`, `auth whoami` do
-//!   not need them.
+//!   `/openapi/v2` and `/openapi/v3` are 404; kubectl 1.32's `get`, `get -w`, `delete`,
+//!   `exec` and `auth whoami` never asked for them in the interop test.
 //! - **Pods** in an in-memory store: list (`PodList`, or a `meta.k8s.io/v1` `Table` when
 //!   the `Accept` header asks for `as=Table`, see
 //!   <https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables>),
@@ -41,6 +41,7 @@
 //!   a chunked stream of `WatchEvent` JSON lines, one flushed chunk per event, `Table`
 //!   objects when asked for
 //!   (<https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes>).
+//!   Every `Table` watch event carries the column definitions.
 //!   Without a `resourceVersion` (or with `0`) a watch starts with synthetic `ADDED`
 //!   events for the current pods; with one, it replays the changes after it. Tests change
 //!   pods while watches are open with [`StandIn::add_pod`], [`StandIn::set_phase`],
@@ -48,26 +49,33 @@
 //! - **SelfSubjectReview** (`POST /apis/authentication.k8s.io/v1/selfsubjectreviews`,
 //!   <https://kubernetes.io/docs/reference/access-authn-authz/authentication/#self-subject-review>):
 //!   the effective user, which is what `kubectl auth whoami` prints.
-//! - **exec** over WebSocket (KEP-4006, `kubectl exec` uses it by default since 1.31):
+//! - **exec** over WebSocket (KEP-4006; kubectl uses it by default since 1.30, and the
+//!   interop test checks that 1.32 never falls back to SPDY here):
 //!   subprotocol `v5.channel.k8s.io` (or `v4.channel.k8s.io`); each binary message starts
 //!   with its stream id (0 stdin, 1 stdout, 2 stderr, 3 status, 4 resize, and in v5
 //!   `255 <id>` closes a stream). The "container" runs built-in commands only: `echo`,
 //!   `cat`, `true`, `false`, `exit N`, and `sh -c '<one of those>'`. The exit status goes
 //!   out on stream 3 as a `metav1.Status` (`Success`, or `NonZeroExitCode` with an
 //!   `ExitCode` cause), which kubectl turns into its own exit code.
+//! - **Namespaces**: get and list of `default`, `kube-system` and every namespace a pod
+//!   was created in; kubectl asks for the namespace after a 404 to word its error.
 //! - **Errors** as `metav1.Status` JSON: 401 `Unauthorized`, 403 `Forbidden`, 404
 //!   `NotFound`, 400 `BadRequest`, 405 `MethodNotAllowed`, 500 `InternalError`.
 //!
 //! # What it leaves out
 //!
-//! Everything else: no etcd semantics beyond a resource version counter (no `410 Gone`
-//! for old versions, no bookmarks, no `continue` tokens, no label selectors), no
-//! resources except pods, no create/update/patch, no RBAC (only the deny list), no
-//! admission, no OpenAPI, no aggregated discovery, no HTTP/2, no SPDY (exec and
-//! port-forward over SPDY are refused with 400, so a client that cannot use WebSocket
-//! fails loudly), no `attach`, and **no port-forward**: kubectl 1.32 tunnels SPDY/3.1
-//! over a WebSocket (`SPDY/3.1+portforward.k8s.io`), and SPDY's header blocks are zlib
-//! streams with a preset dictionary, which needs an inflater the workspace does not have.
+//! Everything else. Request bodies are never parsed (`kubectl auth whoami` sends its
+//! review as protobuf; the answer is JSON, which kubectl also accepts). No etcd
+//! semantics beyond a resource version counter (no `410 Gone` for old versions, no
+//! bookmarks, no `continue` tokens, no label selectors), no resources except pods and
+//! namespaces, no create/update/patch, no RBAC (only the deny list), no admission, no
+//! OpenAPI, no aggregated discovery, no HTTP/2, no SPDY (an exec over SPDY is refused
+//! with 400, so a client that cannot use WebSocket fails loudly), no `attach`, and **no
+//! port-forward** (400 `BadRequest`): kubectl 1.32 port-forward opens a WebSocket with
+//! subprotocol `SPDY/3.1+portforward.k8s.io` and runs SPDY/3.1 inside it (KEP-4006's
+//! tunnelling), so serving it means a SPDY/3.1 framer whose header blocks are one zlib
+//! stream with SPDY's preset dictionary; the workspace has no inflater for that (no
+//! flate2 / miniz_oxide / zlib-rs in its dependencies).
 
 mod auth;
 mod exec;
@@ -504,6 +512,11 @@ async fn pods(
         (&Method::GET, []) => ("list", None, None),
         (&Method::GET, [name]) => ("get", Some(name.as_str()), None),
         (&Method::DELETE, [name]) => ("delete", Some(name.as_str()), None),
+        (&Method::GET | &Method::POST, [_, sub]) if sub == "portforward" || sub == "attach" => {
+            return bad_request(&format!(
+                "pods/{sub} is not implemented by the zt stand-in API server"
+            ));
+        }
         (&Method::GET | &Method::POST, [name, sub]) if sub == "exec" || sub == "log" => {
             let verb = if method == Method::GET {
                 "get"
