@@ -10,7 +10,10 @@
 //!   server resolves it, and turned into the `kube.*` policy attributes
 //!   ([`zt_core::policy::KubeAttributes`]).
 
+pub mod front;
 pub mod headers;
 pub mod request_info;
+pub mod status;
 
+pub use front::{KubeRequest, KubeRequestLayer};
 pub use request_info::{RequestInfo, RequestInfoError};

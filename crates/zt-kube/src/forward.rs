@@ -1,0 +1,476 @@
+//! [`KubeProxy`]: forwards an authorized request to the API server as the signed-in user.
+//!
+//! In order, on the way up: hop-by-hop headers (and every header named in `Connection`)
+//! are removed; then the client's `Authorization` and any `Impersonate-*` header; then the
+//! proxy's own credential and `Impersonate-User`, one `Impersonate-Group` per group (with
+//! `system:authenticated`), `Impersonate-Uid` and `Impersonate-Extra-*` are added. A
+//! client therefore cannot have the impersonation removed (`Connection: Impersonate-User`)
+//! nor add to it. Watches stream unbuffered; exec, attach and port-forward upgrades
+//! (WebSocket and SPDY/3.1) are bridged both ways; see [`ReverseProxy`].
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::BoxError;
+use axum::body::Body;
+use bytes::Bytes;
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tower::Service;
+use zt_core::identity::Identity;
+use zt_tower::proxy::{
+    ReverseProxy, UpstreamError, remove_hop_by_hop_for_forwarding,
+};
+
+use crate::headers::strip_client_credentials;
+use crate::status::status_response;
+use crate::user::{KubeUser, UserMapping};
+
+/// How often a service account token file is read again (kubelet rotates projected
+/// tokens well before they expire; client-go re-reads them every minute).
+const TOKEN_REREAD: Duration = Duration::from_secs(30);
+
+/// The group every authenticated Kubernetes user is in.
+const SYSTEM_AUTHENTICATED: &str = "system:authenticated";
+
+/// Why a [`KubeProxy`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KubeProxyError {
+    /// The API server URL or TLS settings were refused by the underlying proxy.
+    #[error(transparent)]
+    Proxy(#[from] zt_tower::proxy::ProxyBuildError),
+    /// The TLS client configuration (cluster CA, client certificate) failed.
+    #[error("API server TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The service account token file cannot be read.
+    #[error("cannot read the token file {path}: {source}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Neither a token nor a client certificate was configured for the API server.
+    #[error("the proxy needs a credential for the API server: a token file, a token or a client certificate")]
+    NoCredential,
+    /// The user mapping is invalid.
+    #[error("user mapping: {0}")]
+    Mapping(#[from] crate::user::MappingError),
+}
+
+/// How the proxy authenticates itself to the API server.
+#[derive(Clone)]
+enum Credential {
+    /// A bearer token re-read from this file (a service account token).
+    TokenFile(Arc<TokenFile>),
+    /// A fixed bearer token (e.g. from a kubeconfig).
+    Token(HeaderValue),
+    /// A client certificate, presented in the TLS handshake.
+    ClientCertificate,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TokenFile(file) => write!(f, "TokenFile({})", file.path.display()),
+            Self::Token(_) => f.write_str("Token(<redacted>)"),
+            Self::ClientCertificate => f.write_str("ClientCertificate"),
+        }
+    }
+}
+
+/// A token file and its last contents.
+struct TokenFile {
+    path: PathBuf,
+    cached: Mutex<(HeaderValue, Instant)>,
+}
+
+impl TokenFile {
+    fn open(path: PathBuf) -> Result<Self, KubeProxyError> {
+        let token = read_token(&path).map_err(|source| KubeProxyError::TokenFile {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            path,
+            cached: Mutex::new((token, Instant::now())),
+        })
+    }
+
+    /// The current `Authorization` value: re-read when the cached one is older than
+    /// [`TOKEN_REREAD`]; a failed re-read keeps the last good token (and says so).
+    fn authorization(&self) -> HeaderValue {
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if cached.1.elapsed() >= TOKEN_REREAD {
+            match read_token(&self.path) {
+                Ok(token) => *cached = (token, Instant::now()),
+                Err(error) => {
+                    tracing::warn!(path = %self.path.display(), %error, "cannot re-read the API server token; using the last one");
+                    cached.1 = Instant::now();
+                }
+            }
+        }
+        cached.0.clone()
+    }
+}
+
+fn read_token(path: &std::path::Path) -> std::io::Result<HeaderValue> {
+    let token = std::fs::read_to_string(path)?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is empty",
+        ));
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not a token"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Forwards authorized requests to the API server with impersonation; see the
+/// [module](self) docs. Requests must come through the
+/// [`AuthLayer`](zt_tower::AuthLayer) (which puts the caller's identity in the request's
+/// extensions); one without an identity is refused with 401.
+#[derive(Clone)]
+pub struct KubeProxy {
+    proxy: ReverseProxy,
+    credential: Credential,
+    users: Arc<UserMapping>,
+}
+
+impl fmt::Debug for KubeProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubeProxy")
+            .field("proxy", &self.proxy)
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeProxy {
+    /// A builder for the API server at `server` (e.g. `https://10.96.0.1:443`).
+    pub fn builder(server: impl Into<String>) -> KubeProxyBuilder {
+        KubeProxyBuilder {
+            server: server.into(),
+            cluster_ca: Vec::new(),
+            token_file: None,
+            token: None,
+            client_certificate: None,
+            users: UserMapping::default(),
+            timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(4 * 60 * 60),
+        }
+    }
+}
+
+/// Configures a [`KubeProxy`] (consuming builder).
+#[must_use]
+pub struct KubeProxyBuilder {
+    server: String,
+    cluster_ca: Vec<CertificateDer<'static>>,
+    token_file: Option<PathBuf>,
+    token: Option<String>,
+    client_certificate: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    users: UserMapping,
+    timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl fmt::Debug for KubeProxyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubeProxyBuilder")
+            .field("server", &self.server)
+            .field("token_file", &self.token_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeProxyBuilder {
+    /// Trusts `ca` for the API server's certificate. Once a cluster CA is given, the
+    /// platform's roots are not trusted.
+    pub fn cluster_ca(mut self, ca: CertificateDer<'static>) -> Self {
+        self.cluster_ca.push(ca);
+        self
+    }
+
+    /// Authenticates with the bearer token in `path`, re-read as it rotates (a service
+    /// account token, `/var/run/secrets/kubernetes.io/serviceaccount/token`).
+    pub fn token_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.token_file = Some(path.into());
+        self
+    }
+
+    /// Authenticates with a fixed bearer token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Authenticates with a client certificate (e.g. from a kubeconfig).
+    pub fn client_certificate(
+        mut self,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Self {
+        self.client_certificate = Some((chain, key));
+        self
+    }
+
+    /// How identities become Kubernetes users (default: [`UserMapping::default`]).
+    pub fn users(mut self, users: UserMapping) -> Self {
+        self.users = users;
+        self
+    }
+
+    /// Time allowed for the API server's response head (default 60 s). Watches and
+    /// upgraded connections are not limited by it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Idle time after which an exec, attach or port-forward connection is closed
+    /// (default 4 h, the kubelet's streaming idle timeout).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Builds the proxy.
+    ///
+    /// # Errors
+    /// [`KubeProxyError`] for a bad server URL, TLS material, token file or mapping.
+    pub fn build(self) -> Result<KubeProxy, KubeProxyError> {
+        self.users.validate()?;
+        let roots = if self.cluster_ca.is_empty() {
+            None
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in &self.cluster_ca {
+                roots.add(ca.clone())?;
+            }
+            Some(roots)
+        };
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let has_client_certificate = self.client_certificate.is_some();
+        let tls = match (roots, self.client_certificate) {
+            (None, None) => None,
+            (roots, client_certificate) => {
+                let roots = roots.unwrap_or_else(zt_core::tls::platform_roots);
+                let builder = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()?
+                    .with_root_certificates(roots);
+                Some(match client_certificate {
+                    Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+                    None => builder.with_no_client_auth(),
+                })
+            }
+        };
+        let credential = match (self.token_file, self.token) {
+            (Some(path), _) => Credential::TokenFile(Arc::new(TokenFile::open(path)?)),
+            (None, Some(token)) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                    .map_err(|_| KubeProxyError::TokenFile {
+                        path: PathBuf::from("<token>"),
+                        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a token"),
+                    })?;
+                value.set_sensitive(true);
+                Credential::Token(value)
+            }
+            (None, None) if has_client_certificate => Credential::ClientCertificate,
+            (None, None) => return Err(KubeProxyError::NoCredential),
+        };
+        let mut proxy = ReverseProxy::builder([self.server])
+            .timeout(self.timeout)
+            .idle_timeout(self.idle_timeout)
+            .websockets(true)
+            .upgrade_protocol("SPDY/3.1");
+        if let Some(tls) = tls {
+            proxy = proxy.tls_config(tls);
+        }
+        Ok(KubeProxy {
+            proxy: proxy.build()?,
+            credential,
+            users: Arc::new(self.users),
+        })
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<B> Service<Request<B>> for KubeProxy
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        if let Err(response) = self.prepare(&mut request) {
+            return Box::pin(std::future::ready(Ok(response.map(Body::new))));
+        }
+        let mut proxy = self.proxy.clone();
+        Box::pin(async move {
+            let Ok(response) = proxy.call(request).await;
+            Ok(match response.extensions().get::<UpstreamError>() {
+                Some(UpstreamError::Timeout) => status_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the Kubernetes API server did not answer in time",
+                )
+                .map(Body::new),
+                Some(_) => status_response(
+                    StatusCode::BAD_GATEWAY,
+                    "the Kubernetes API server is unavailable",
+                )
+                .map(Body::new),
+                None => response,
+            })
+        })
+    }
+}
+
+impl KubeProxy {
+    /// Replaces the client's credentials by the proxy's own and the caller's
+    /// impersonation, or answers the request itself.
+    fn prepare<B>(
+        &self,
+        request: &mut Request<B>,
+    ) -> Result<(), Response<http_body_util::Full<Bytes>>> {
+        let Some(identity) = request.extensions().get::<Arc<Identity>>().cloned() else {
+            return Err(status_response(
+                StatusCode::UNAUTHORIZED,
+                "the Kubernetes proxy forwards only authenticated requests",
+            ));
+        };
+        let user = self.users.kube_user(&identity).map_err(|error| {
+            tracing::info!(subject = %identity.subject, %error, "identity has no Kubernetes user");
+            status_response(
+                StatusCode::FORBIDDEN,
+                &format!("forbidden: your identity has no Kubernetes user: {error}"),
+            )
+        })?;
+        let headers = request.headers_mut();
+        // First what the client must not control, then what the proxy adds.
+        remove_hop_by_hop_for_forwarding(headers);
+        strip_client_credentials(headers);
+        match &self.credential {
+            Credential::TokenFile(file) => {
+                headers.insert(AUTHORIZATION, file.authorization());
+            }
+            Credential::Token(value) => {
+                headers.insert(AUTHORIZATION, value.clone());
+            }
+            Credential::ClientCertificate => {}
+        }
+        impersonate(headers, &user).map_err(|name| {
+            status_response(
+                StatusCode::FORBIDDEN,
+                &format!("forbidden: your Kubernetes user cannot be sent ({name} is not a valid header value)"),
+            )
+        })
+    }
+}
+
+/// Adds the impersonation headers for `user`; `Err` names the header whose value cannot
+/// be sent.
+fn impersonate(headers: &mut HeaderMap, user: &KubeUser) -> Result<(), String> {
+    let value = |v: &str, name: &str| HeaderValue::from_str(v).map_err(|_| name.to_owned());
+    headers.insert(
+        HeaderName::from_static("impersonate-user"),
+        value(&user.username, "Impersonate-User")?,
+    );
+    let group = HeaderName::from_static("impersonate-group");
+    for name in &user.groups {
+        headers.append(group.clone(), value(name, "Impersonate-Group")?);
+    }
+    if !user.groups.iter().any(|g| g == SYSTEM_AUTHENTICATED) {
+        headers.append(group, HeaderValue::from_static(SYSTEM_AUTHENTICATED));
+    }
+    if let Some(uid) = &user.uid {
+        headers.insert(
+            HeaderName::from_static("impersonate-uid"),
+            value(uid, "Impersonate-Uid")?,
+        );
+    }
+    for (key, values) in &user.extra {
+        let name = format!("impersonate-extra-{}", encode_extra_key(key));
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| name.clone())?;
+        for v in values {
+            headers.append(name.clone(), value(v, name.as_str())?);
+        }
+    }
+    Ok(())
+}
+
+/// An extra key as a header name suffix: Kubernetes percent-encodes every byte that is
+/// not legal in a header name (and `%` itself), and decodes it on the other side.
+fn encode_extra_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        let legal = byte.is_ascii_alphanumeric() || b"!#$&'*+-.^_`|~".contains(&byte);
+        if legal {
+            out.push(char::from(byte.to_ascii_lowercase()));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impersonation_headers_carry_every_group_and_system_authenticated() {
+        let mut user = KubeUser::default();
+        user.username = "alice@example.com".to_owned();
+        user.groups = vec!["dev".to_owned(), "ops".to_owned()];
+        user.uid = Some("u-1".to_owned());
+        user.extra
+            .insert("example.com/tenant".to_owned(), vec!["a".to_owned(), "b".to_owned()]);
+        let mut headers = HeaderMap::new();
+        assert_eq!(impersonate(&mut headers, &user), Ok(()));
+        let all = |name: &str| -> Vec<&str> {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
+        assert_eq!(all("impersonate-user"), ["alice@example.com"]);
+        assert_eq!(all("impersonate-group"), ["dev", "ops", "system:authenticated"]);
+        assert_eq!(all("impersonate-uid"), ["u-1"]);
+        assert_eq!(all("impersonate-extra-example.com%2Ftenant"), ["a", "b"]);
+    }
+
+    #[test]
+    fn extra_keys_are_percent_encoded() {
+        assert_eq!(encode_extra_key("scopes"), "scopes");
+        assert_eq!(encode_extra_key("example.com/a b%"), "example.com%2Fa%20b%25");
+    }
+
+    #[test]
+    fn tokens_never_show_in_debug() {
+        let mut value = HeaderValue::from_static("Bearer secret");
+        value.set_sensitive(true);
+        let credential = Credential::Token(value);
+        assert!(!format!("{credential:?}").contains("secret"));
+    }
+}
