@@ -158,8 +158,8 @@ pub(crate) fn decide_observed<B>(
         None => RequestContext::http(now),
     }
     .with_method(request.method().as_str())
-        .with_path(path)
-        .with_headers(headers);
+    .with_path(path)
+    .with_headers(headers);
     if let Some(host) = host {
         context = context.with_host(host);
     }

@@ -126,7 +126,11 @@ impl Inner {
         let Some(protocol) = requested_upgrade(headers) else {
             return Ok(false);
         };
-        let first = protocol.as_bytes().split(|&b| b == b',').next().unwrap_or_default();
+        let first = protocol
+            .as_bytes()
+            .split(|&b| b == b',')
+            .next()
+            .unwrap_or_default();
         let first = first.trim_ascii();
         if self
             .upgrades

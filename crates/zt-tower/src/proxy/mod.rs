@@ -8,8 +8,8 @@
 //! headers, so a client can neither smuggle them in nor have them removed.
 
 mod forward;
-mod live_body;
 pub mod headers;
+mod live_body;
 pub mod path;
 
 pub use forward::{
