@@ -10,10 +10,14 @@
 //!   server resolves it, and turned into the `kube.*` policy attributes
 //!   ([`zt_core::policy::KubeAttributes`]).
 
+pub mod forward;
 pub mod front;
 pub mod headers;
 pub mod request_info;
+pub mod serve;
 pub mod status;
+pub mod user;
 
+pub use forward::{KubeProxy, KubeProxyBuilder, KubeProxyError};
 pub use front::{KubeRequest, KubeRequestLayer};
 pub use request_info::{RequestInfo, RequestInfoError};

@@ -1,0 +1,299 @@
+//! kubectl access through SSO: a Kubernetes API proxy that verifies the caller's OIDC
+//! token, decides every request with zt policy on its `kube.*` attributes, audits it, and
+//! forwards it to the API server as that user (impersonation).
+//!
+//! ```text
+//! cargo run --example kube-proxy -- serve --server https://10.96.0.1 --cluster-ca ca.crt \
+//!     --token-file /var/run/secrets/kubernetes.io/serviceaccount/token \
+//!     --issuer https://idp.example.com --audience kube --policy kube.zt \
+//!     --tls-cert proxy.crt --tls-key proxy.key
+//! ```
+//!
+//! See docs/kube.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::{Parser, Subcommand};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tower::Layer;
+use zt_core::audit::{Auditor, FileSink, StdoutSink};
+use zt_core::identity::{IssuerConfig, Verifier};
+use zt_core::policy::Engine;
+use zt_kube::user::UserMapping;
+use zt_kube::{KubeProxy, KubeRequestLayer};
+use zt_tower::{AuthLayer, PolicyHandle};
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kube-proxy",
+    version,
+    about = "zt's Kubernetes API proxy: kubectl through SSO, per-request policy, impersonation"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the proxy.
+    Serve(Box<ServeArgs>),
+}
+
+/// `kube-proxy serve`.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where the proxy listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Certificate chain (PEM) the proxy presents to kubectl. Without it the proxy speaks
+    /// plain HTTP, which it allows on loopback addresses only.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The Kubernetes API server (e.g. https://10.96.0.1).
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// CA certificate (PEM) the API server's certificate must chain to; only it is
+    /// trusted. Default: the platform's roots.
+    #[arg(long, value_name = "FILE")]
+    cluster_ca: Option<PathBuf>,
+    /// The proxy's own bearer token for the API server, re-read as it rotates (a service
+    /// account token).
+    #[arg(long, value_name = "FILE", conflicts_with = "client_cert")]
+    token_file: Option<PathBuf>,
+    /// The proxy's client certificate (PEM) for the API server.
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// Private key (PEM) for --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    client_key: Option<PathBuf>,
+    /// OpenID issuer whose tokens are accepted (keys from its discovery document).
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// Audience the tokens must carry (repeatable); default: any.
+    #[arg(long, value_name = "AUD")]
+    audience: Vec<String>,
+    /// Read the issuer's keys from this JWKS file instead of discovery.
+    #[arg(long, value_name = "FILE")]
+    jwks_file: Option<PathBuf>,
+    /// Extra CA certificate (PEM) for the issuer's HTTPS endpoints.
+    #[arg(long, value_name = "FILE")]
+    issuer_ca: Option<PathBuf>,
+    /// The zt policy deciding every request (reloaded when the file changes and on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Audit log file (hash-chained JSON lines); default: standard output.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// The claim that names the Kubernetes user (`--oidc-username-claim`).
+    #[arg(long, value_name = "CLAIM", default_value = "sub")]
+    username_claim: String,
+    /// Prefix for user names (`--oidc-username-prefix`; `-` for none). Default: the issuer
+    /// URL and `#`, except for `email`.
+    #[arg(long, value_name = "PREFIX")]
+    username_prefix: Option<String>,
+    /// The claim holding the groups (`--oidc-groups-claim`).
+    #[arg(long, value_name = "CLAIM", default_value = "groups")]
+    groups_claim: String,
+    /// Prefix for group names (`--oidc-groups-prefix`).
+    #[arg(long, value_name = "PREFIX")]
+    groups_prefix: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Serve(serve_args) => serve(*serve_args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+async fn serve(args: ServeArgs) -> Result<(), BoxError> {
+    let policy = PolicyHandle::new(load_policy(&args.policy)?);
+    let verifier = verifier(&args).await?;
+    let auditor = match &args.audit {
+        Some(path) => Auditor::builder(
+            FileSink::open(path).map_err(|e| format!("audit log {}: {e}", path.display()))?,
+        )
+        .start()?,
+        None => Auditor::builder(StdoutSink).start()?,
+    };
+    let mut users = UserMapping::default()
+        .username_claim(&args.username_claim)
+        .groups_claim(&args.groups_claim);
+    if let Some(prefix) = &args.username_prefix {
+        users = users.username_prefix(prefix);
+    }
+    if let Some(prefix) = &args.groups_prefix {
+        users = users.groups_prefix(prefix);
+    }
+    let mut proxy = KubeProxy::builder(&args.server).users(users);
+    if let Some(path) = &args.cluster_ca {
+        for cert in certificates(path)? {
+            proxy = proxy.cluster_ca(cert);
+        }
+    }
+    if let Some(path) = &args.token_file {
+        proxy = proxy.token_file(path);
+    }
+    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+        proxy = proxy.client_certificate(certificates(cert)?, private_key(key)?);
+    }
+    let proxy = proxy.build()?;
+    let auth = AuthLayer::builder()
+        .verifier(verifier)
+        .policy(policy.clone())
+        .auditor(auditor.clone())
+        .build()?;
+    let service = KubeRequestLayer::new(Some(auditor.clone())).layer(auth.layer(proxy));
+
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
+        _ if args.listen.ip().is_loopback() => None,
+        _ => return Err("without --tls-cert the proxy listens on loopback addresses only".into()),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "kube-proxy: serving {scheme}://{} -> {}",
+        listener.local_addr()?,
+        args.server
+    );
+    tokio::spawn(reload_policy(args.policy.clone(), policy));
+    zt_kube::serve::serve(listener, tls, service, shutdown_signal()).await;
+    if let Err(error) = auditor.shutdown().await {
+        eprintln!("error: the audit log did not close cleanly: {error}");
+    }
+    Ok(())
+}
+
+async fn verifier(args: &ServeArgs) -> Result<Verifier, BoxError> {
+    let mut issuer = match &args.jwks_file {
+        Some(file) => IssuerConfig::jwks_file(&args.issuer, file),
+        None => IssuerConfig::discover(&args.issuer),
+    };
+    for audience in &args.audience {
+        issuer = issuer.audience(audience);
+    }
+    let mut builder = Verifier::builder().issuer(issuer);
+    if let Some(ca) = &args.issuer_ca {
+        for cert in certificates(ca)? {
+            builder = builder.root_certificate(cert);
+        }
+    }
+    Ok(builder.build().await?)
+}
+
+fn load_policy(path: &Path) -> Result<Engine, BoxError> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the policy {}: {e}", path.display()))?;
+    Engine::from_source(&source).map_err(|error| {
+        let origin = path.display().to_string();
+        format!(
+            "the policy {origin} does not compile:\n{}",
+            error.render(&origin, &source)
+        )
+        .into()
+    })
+}
+
+/// Reloads the policy when its file changes (checked every second) and on SIGHUP; a policy
+/// that does not compile is logged and the one in force stays.
+async fn reload_policy(path: PathBuf, policy: PolicyHandle) {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen: Option<SystemTime> = modified(&path);
+    let mut hangup =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        let signalled = async {
+            match &mut hangup {
+                Some(hangup) => {
+                    hangup.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let forced = tokio::select! {
+            () = signalled => true,
+            () = tokio::time::sleep(Duration::from_secs(1)) => false,
+        };
+        let now = modified(&path);
+        if !forced && now == seen {
+            continue;
+        }
+        seen = now;
+        match load_policy(&path) {
+            Ok(engine) => {
+                policy.store(engine);
+                tracing::info!(path = %path.display(), "policy reloaded");
+            }
+            Err(error) => tracing::error!(%error, "policy not reloaded; the previous one stays in force"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, BoxError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificate in the file", path.display()).into());
+    }
+    Ok(certs)
+}
+
+fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, BoxError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, BoxError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certificates(cert)?, private_key(key)?)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
