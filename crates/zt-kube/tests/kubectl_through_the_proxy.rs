@@ -1,0 +1,323 @@
+//! Real kubectl through the zt kube proxy to the stand-in API server: the proxy verifies
+//! the user's token (minted by zt-dev-idp), decides each request with kube attributes,
+//! and forwards it with its own credential and the user's impersonation. Also: the
+//! header-smuggling attempts a client could make never reach the API server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use support::apiserver::{RecordedRequest, StandIn, StandInConfig};
+use support::kubectl::{Kubectl, describe, kubectl_or_skip};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tower::Layer;
+use zt_core::audit::{Auditor, MemorySink};
+use zt_core::identity::{IssuerConfig, Verifier};
+use zt_core::policy::Engine;
+use zt_dev_idp::{DevIdp, RunningDevIdp};
+use zt_kube::user::UserMapping;
+use zt_kube::{KubeProxy, KubeRequestLayer};
+use zt_tower::{AuthLayer, PolicyHandle};
+
+const POLICY: &str = r#"
+allow "discovery" when identity.authenticated and not kube.is_resource_request
+allow "whoami" when identity.authenticated and kube.resource == "selfsubjectreviews"
+allow "read-pods"
+  when identity.groups has "engineering"
+   and kube.resource == "pods"
+   and kube.verb in ["get", "list", "watch"]
+allow "exec" when identity.groups has "engineering" and kube.subresource == "exec"
+deny "no-delete"
+  reason "deleting pods is not allowed through zt"
+  when kube.verb == "delete"
+"#;
+
+/// The IdP, the stand-in, the proxy in front of it, and kubectl pointed at the proxy
+/// with alice's token.
+struct Setup {
+    idp: RunningDevIdp,
+    stand_in: StandIn,
+    proxy: SocketAddr,
+    policy: PolicyHandle,
+    kubectl: Option<Kubectl>,
+    token: String,
+}
+
+async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
+    let binary = if with_kubectl {
+        Some(kubectl_or_skip(test)?)
+    } else {
+        None
+    };
+    let idp = DevIdp::builder()
+        .banner(false)
+        .access_token_audience("kubernetes")
+        .start()
+        .await
+        .unwrap();
+    let stand_in = StandIn::start(StandInConfig::default()).await.unwrap();
+    let verifier = Verifier::builder()
+        .issuer(IssuerConfig::discover(idp.issuer()).audience("kubernetes"))
+        .build()
+        .await
+        .unwrap();
+    let policy = PolicyHandle::new(Engine::from_source(POLICY).unwrap());
+    let auditor = Auditor::builder(MemorySink::default()).start().unwrap();
+    let ca = {
+        use rustls_pki_types::pem::PemObject as _;
+        rustls_pki_types::CertificateDer::from_pem_slice(stand_in.ca_pem.as_bytes())
+    };
+    let proxy = KubeProxy::builder(stand_in.url())
+        .cluster_ca(ca.unwrap())
+        .token(&stand_in.token)
+        .users(UserMapping::default().username_claim("email"))
+        .build()
+        .unwrap();
+    let auth = AuthLayer::builder()
+        .verifier(verifier)
+        .policy(policy.clone())
+        .auditor(auditor.clone())
+        .build()
+        .unwrap();
+    let service = KubeRequestLayer::new(Some(auditor)).layer(auth.layer(proxy));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(zt_kube::serve::serve(
+        listener,
+        None,
+        service,
+        std::future::pending(),
+    ));
+    let token = idp.mint_access_token("alice").unwrap();
+    let kubectl = binary.map(|binary| {
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: zt\n  cluster:\n    server: http://{addr}\n\
+             users:\n- name: alice\n  user:\n    token: {token}\ncontexts:\n- name: zt\n  context:\n    cluster: zt\n    user: alice\n\
+             current-context: zt\n"
+        );
+        Kubectl::new(binary, test, &kubeconfig).unwrap()
+    });
+    Some(Setup {
+        idp,
+        stand_in,
+        proxy: addr,
+        policy,
+        kubectl,
+        token,
+    })
+}
+
+impl Setup {
+    fn kubectl(&self) -> &Kubectl {
+        self.kubectl.as_ref().unwrap()
+    }
+
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        self.kubectl().run(args, stdin).await.unwrap()
+    }
+
+    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let output = self.run(args, stdin).await;
+        assert!(output.status.success(), "kubectl {args:?}: {}", describe(&output));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn requests(&self, method: &str, path: &str) -> Vec<RecordedRequest> {
+        self.stand_in
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.starts_with(path))
+            .collect()
+    }
+}
+
+/// What reached the API server came with the proxy's credential and alice's
+/// impersonation, never with alice's own token.
+fn assert_impersonated_alice(setup: &Setup, requests: &[RecordedRequest]) {
+    assert!(!requests.is_empty(), "nothing reached the API server");
+    for request in requests {
+        assert_eq!(request.header_values("impersonate-user"), ["alice@example.com"]);
+        assert_eq!(
+            request.header_values("impersonate-group"),
+            ["engineering", "admins", "system:authenticated"]
+        );
+        let authorization = request.header_values("authorization");
+        assert_eq!(authorization, [format!("Bearer {}", setup.stand_in.token).as_str()]);
+        assert!(!authorization[0].contains(&setup.token));
+        assert_eq!(request.username(), Some("alice@example.com"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_pods_and_whoami_run_as_the_signed_in_user() {
+    let Some(setup) = setup("kube-get", true).await else {
+        return;
+    };
+    let pods = setup.ok(&["get", "pods", "-n", "demo"], None).await;
+    assert!(pods.contains("web-1") && pods.contains("web-2"), "{pods}");
+    assert_impersonated_alice(&setup, &setup.requests("GET", "/api/v1/namespaces/demo/pods"));
+
+    let whoami = setup.ok(&["auth", "whoami"], None).await;
+    assert!(whoami.contains("alice@example.com"), "{whoami}");
+    assert!(whoami.contains("engineering"), "{whoami}");
+    drop(setup.idp);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_passes_stdin_and_stdout_through() {
+    let Some(setup) = setup("kube-exec", true).await else {
+        return;
+    };
+    let hello = setup
+        .ok(&["exec", "-n", "demo", "web-1", "--", "echo", "hello"], None)
+        .await;
+    assert_eq!(hello.trim(), "hello");
+    let echoed = setup
+        .ok(
+            &["exec", "-i", "-n", "demo", "web-1", "--", "cat"],
+            Some("line one\nline two\n"),
+        )
+        .await;
+    assert_eq!(echoed, "line one\nline two\n");
+    let failed = setup
+        .run(&["exec", "-n", "demo", "web-1", "--", "sh", "-c", "exit 3"], None)
+        .await;
+    assert_eq!(failed.status.code(), Some(3), "{}", describe(&failed));
+    assert_impersonated_alice(&setup, &setup.requests("GET", "/api/v1/namespaces/demo/pods/web-1/exec"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_delete_shows_the_policy_reason_and_never_reaches_the_cluster() {
+    let Some(setup) = setup("kube-delete", true).await else {
+        return;
+    };
+    let output = setup.run(&["delete", "pod", "web-2", "-n", "demo"], None).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "Error from server (Forbidden): pods \"web-2\" is forbidden: deleting pods is not allowed through zt"
+        ),
+        "{}",
+        describe(&output)
+    );
+    assert!(setup.requests("DELETE", "/").is_empty());
+    assert!(setup.stand_in.pods().iter().any(|pod| pod.name == "web-2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_streams_events_and_ends_when_the_policy_stops_allowing_it() {
+    let Some(setup) = setup("kube-watch", true).await else {
+        return;
+    };
+    let mut child = setup
+        .kubectl()
+        .command(&["get", "pods", "-n", "demo", "-w"])
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let read_until = async |lines: &mut tokio::io::Lines<_>, seen: &mut String, what: &str| {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while !seen.contains(what) {
+                match lines.next_line().await.unwrap() {
+                    Some(line) => {
+                        seen.push_str(&line);
+                        seen.push('\n');
+                    }
+                    None => panic!("kubectl ended before {what}: {seen}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {what} in kubectl's output: {seen}"));
+    };
+    read_until(&mut lines, &mut seen, "web-2").await;
+    setup.stand_in.add_pod("demo", "late-pod");
+    read_until(&mut lines, &mut seen, "late-pod").await;
+    assert_impersonated_alice(&setup, &setup.requests("GET", "/api/v1/namespaces/demo/pods"));
+
+    // Revoke: the open watch ends within a second.
+    setup.policy.store(
+        Engine::from_source(&POLICY.replace("allow \"read-pods\"", "allow \"read-pods\" when false and")).unwrap(),
+    );
+    let revoked = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while lines.next_line().await.ok().flatten().is_some() {}
+    })
+    .await;
+    let elapsed = revoked.elapsed();
+    assert!(ended.is_ok(), "the watch stayed open after the policy changed");
+    assert!(elapsed < Duration::from_secs(1), "the watch ended only after {elapsed:?}");
+    eprintln!("watch ended {elapsed:?} after the policy change");
+    let _ = child.kill().await;
+}
+
+/// Sends a raw HTTP/1.1 request to the proxy and returns the status code.
+async fn raw(proxy: SocketAddr, head: &str) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smuggled_identity_headers_never_reach_the_api_server() {
+    let Some(setup) = setup("kube-smuggling", false).await else {
+        return;
+    };
+    let token = &setup.token;
+    let get = |extra: &str| {
+        format!(
+            "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\n{extra}Connection: close\r\n\r\n"
+        )
+    };
+    // Impersonation in any form or case is refused before anything is forwarded.
+    for header in [
+        "Impersonate-User: admin\r\n",
+        "impersonate-group: system:masters\r\n",
+        "IMPERSONATE-UID: 0\r\n",
+        "Impersonate-Extra-Scopes: all\r\n",
+        "iMpErSoNaTe-UsEr: admin\r\nImpersonate-Group: system:masters\r\n",
+    ] {
+        assert_eq!(raw(setup.proxy, &get(header)).await, 403, "{header}");
+    }
+    assert!(setup.stand_in.requests().is_empty(), "{:?}", setup.stand_in.requests());
+
+    // Naming the proxy's own headers in `Connection` does not remove them.
+    let head = format!(
+        "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: Impersonate-User, Impersonate-Group, Authorization\r\n\r\n"
+    );
+    assert_eq!(raw(setup.proxy, &head).await, 200);
+    // Two Authorization headers are ambiguous: refused.
+    let head = format!(
+        "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nAuthorization: Bearer other\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw(setup.proxy, &head).await, 401);
+    // A token in the WebSocket subprotocol authenticates but is not passed on.
+    let subprotocol = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        token.as_bytes(),
+    );
+    let head = format!(
+        "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nSec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.{subprotocol}, v5.channel.k8s.io\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw(setup.proxy, &head).await, 200);
+
+    let forwarded = setup.stand_in.requests();
+    assert_eq!(forwarded.len(), 2, "{forwarded:?}");
+    assert_impersonated_alice(&setup, &forwarded);
+    for request in &forwarded {
+        for (name, value) in &request.headers {
+            assert!(!value.contains(token.as_str()), "{name} carried the user's token");
+            assert_ne!(name.to_ascii_lowercase(), "connection", "{request:?}");
+        }
+    }
+}
