@@ -14,6 +14,29 @@
 //! (`kube.request` events) when an [`Auditor`] is configured; a review that cannot be
 //! audited is answered `503` (the API server retries, then treats it as an error).
 //!
+//! What the policy sees in a SubjectAccessReview (`request.protocol` is `kube`):
+//!
+//! - `kube.*` from `spec.resourceAttributes` (`kube.is_resource_request` true; the core
+//!   group is `kube.api_group == ""`), or `kube.verb` and `request.path` from
+//!   `spec.nonResourceAttributes` (`kube.is_resource_request` false). Exactly one of the
+//!   two must be present. Wildcards (`"*"`, as `kubectl auth can-i '*' '*'` sends) are
+//!   compared as the literal string `*`.
+//! - The identity the API server vouches for: `identity.sub` and `identity.username` =
+//!   `spec.user`, `identity.groups` = `spec.groups` (v1) or `spec.group` (v1beta1; the
+//!   other spelling is refused rather than ignored), `identity.issuer` = [`REVIEW_ISSUER`],
+//!   `identity.kind` = `workload` for `system:serviceaccount:*` and `system:node:*`, and
+//!   the claims `sub`, `groups`, `uid` and `extra` (`identity.claims.extra."<key>"`).
+//!   `identity.email` is absent: the API server sends a user name, not a verified
+//!   address. Anonymous requests ([`ANONYMOUS_USER`] or [`UNAUTHENTICATED_GROUP`]) are
+//!   decided without an identity (`identity.authenticated` false).
+//!
+//! A TokenReview is authentication only (no policy decision). The verifier checks the
+//! token's `aud` against the audiences configured for the cluster; of the audiences the
+//! API server asks for (`spec.audiences`), those the token names are returned in
+//! `status.audiences`. When it names none, `status.audiences` is left empty, which the
+//! API server reads as "valid for the API server itself", the way kube-apiserver treats
+//! its own OIDC authenticator.
+//!
 //! Answers: `200` with the review's `status` (an invalid token is `authenticated: false`
 //! with a generic `status.error`; details go to the audit log), `400` for a body that is
 //! not a review of a supported version, `413` for a body over the limit (1 MiB by
