@@ -1,14 +1,16 @@
 //! zt-kube: kubectl access through SSO.
 //!
-//! This crate grows into the Kubernetes API proxy (see the project README's roadmap).
-//! Today it provides:
+//! It provides:
 //!
+//! - [`KubeRequestLayer`] + [`zt_tower::AuthLayer`] + [`KubeProxy`]: the API proxy. A
+//!   request's `kube.*` attributes ([`request_info`], resolved exactly as the API server
+//!   resolves them) are decided by zt policy, then it is forwarded with the proxy's own
+//!   credential as the signed-in user (impersonation, [`user`]); watches stream, exec and
+//!   port-forward upgrades are bridged, and both end when the policy stops allowing them;
+//! - [`webhook`]: TokenReview and SubjectAccessReview endpoints the API server calls (no
+//!   proxy in the request path);
 //! - [`headers`]: the rule every forwarded request starts with: the client's own
-//!   credentials and impersonation headers never reach the API server;
-//! - [`request_info`]: the API server's `RequestInfo` (verb, API group and version,
-//!   namespace, resource, subresource, name) resolved from a request exactly as the API
-//!   server resolves it, and turned into the `kube.*` policy attributes
-//!   ([`zt_core::policy::KubeAttributes`]).
+//!   credentials and impersonation headers never reach the API server.
 
 pub mod forward;
 pub mod front;
@@ -17,7 +19,9 @@ pub mod request_info;
 pub mod serve;
 pub mod status;
 pub mod user;
+pub mod webhook;
 
 pub use forward::{KubeProxy, KubeProxyBuilder, KubeProxyError};
 pub use front::{KubeRequest, KubeRequestLayer};
 pub use request_info::{RequestInfo, RequestInfoError};
+pub use user::{KubeUser, MappingError, UserMapping};
