@@ -113,8 +113,7 @@ struct ServeArgs {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -229,8 +228,7 @@ fn load_policy(path: &Path) -> Result<Engine, BoxError> {
 async fn reload_policy(path: PathBuf, policy: PolicyHandle) {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut seen: Option<SystemTime> = modified(&path);
-    let mut hangup =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
         let signalled = async {
             match &mut hangup {
@@ -254,7 +252,9 @@ async fn reload_policy(path: PathBuf, policy: PolicyHandle) {
                 policy.store(engine);
                 tracing::info!(path = %path.display(), "policy reloaded");
             }
-            Err(error) => tracing::error!(%error, "policy not reloaded; the previous one stays in force"),
+            Err(error) => {
+                tracing::error!(%error, "policy not reloaded; the previous one stays in force")
+            }
         }
     }
 }

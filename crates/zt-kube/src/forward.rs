@@ -25,9 +25,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tower::Service;
 use zt_core::identity::Identity;
-use zt_tower::proxy::{
-    ReverseProxy, UpstreamError, remove_hop_by_hop_for_forwarding,
-};
+use zt_tower::proxy::{ReverseProxy, UpstreamError, remove_hop_by_hop_for_forwarding};
 
 use crate::headers::strip_client_credentials;
 use crate::status::status_response;
@@ -59,7 +57,9 @@ pub enum KubeProxyError {
         source: std::io::Error,
     },
     /// Neither a token nor a client certificate was configured for the API server.
-    #[error("the proxy needs a credential for the API server: a token file, a token or a client certificate")]
+    #[error(
+        "the proxy needs a credential for the API server: a token file, a token or a client certificate"
+    )]
     NoCredential,
     /// The user mapping is invalid.
     #[error("user mapping: {0}")]
@@ -443,8 +443,10 @@ mod tests {
         user.username = "alice@example.com".to_owned();
         user.groups = vec!["dev".to_owned(), "ops".to_owned()];
         user.uid = Some("u-1".to_owned());
-        user.extra
-            .insert("example.com/tenant".to_owned(), vec!["a".to_owned(), "b".to_owned()]);
+        user.extra.insert(
+            "example.com/tenant".to_owned(),
+            vec!["a".to_owned(), "b".to_owned()],
+        );
         let mut headers = HeaderMap::new();
         assert_eq!(impersonate(&mut headers, &user), Ok(()));
         let all = |name: &str| -> Vec<&str> {
@@ -455,7 +457,10 @@ mod tests {
                 .collect()
         };
         assert_eq!(all("impersonate-user"), ["alice@example.com"]);
-        assert_eq!(all("impersonate-group"), ["dev", "ops", "system:authenticated"]);
+        assert_eq!(
+            all("impersonate-group"),
+            ["dev", "ops", "system:authenticated"]
+        );
         assert_eq!(all("impersonate-uid"), ["u-1"]);
         assert_eq!(all("impersonate-extra-example.com%2Ftenant"), ["a", "b"]);
     }
@@ -463,7 +468,10 @@ mod tests {
     #[test]
     fn extra_keys_are_percent_encoded() {
         assert_eq!(encode_extra_key("scopes"), "scopes");
-        assert_eq!(encode_extra_key("example.com/a b%"), "example.com%2Fa%20b%25");
+        assert_eq!(
+            encode_extra_key("example.com/a b%"),
+            "example.com%2Fa%20b%25"
+        );
     }
 
     #[test]

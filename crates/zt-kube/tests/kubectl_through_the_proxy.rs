@@ -43,6 +43,8 @@ struct Setup {
     policy: PolicyHandle,
     kubectl: Option<Kubectl>,
     token: String,
+    /// The CA of the proxy's certificate, PEM.
+    proxy_ca: String,
 }
 
 async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
@@ -82,18 +84,24 @@ async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
         .build()
         .unwrap();
     let service = KubeRequestLayer::new(Some(auditor)).layer(auth.layer(proxy));
+    // kubectl sends bearer tokens over TLS only.
+    let tls = support::apiserver::tls::generate().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(zt_kube::serve::serve(
         listener,
-        None,
+        Some(tokio_rustls::TlsAcceptor::from(tls.config)),
         service,
         std::future::pending(),
     ));
+    let ca_data = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        tls.ca_pem.as_bytes(),
+    );
     let token = idp.mint_access_token("alice").unwrap();
     let kubectl = binary.map(|binary| {
         let kubeconfig = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: zt\n  cluster:\n    server: http://{addr}\n\
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: zt\n  cluster:\n    server: https://{addr}\n    certificate-authority-data: {ca_data}\n\
              users:\n- name: alice\n  user:\n    token: {token}\ncontexts:\n- name: zt\n  context:\n    cluster: zt\n    user: alice\n\
              current-context: zt\n"
         );
@@ -106,6 +114,7 @@ async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
         policy,
         kubectl,
         token,
+        proxy_ca: tls.ca_pem,
     })
 }
 
@@ -120,7 +129,11 @@ impl Setup {
 
     async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
         let output = self.run(args, stdin).await;
-        assert!(output.status.success(), "kubectl {args:?}: {}", describe(&output));
+        assert!(
+            output.status.success(),
+            "kubectl {args:?}: {}",
+            describe(&output)
+        );
         String::from_utf8(output.stdout).unwrap()
     }
 
@@ -138,13 +151,19 @@ impl Setup {
 fn assert_impersonated_alice(setup: &Setup, requests: &[RecordedRequest]) {
     assert!(!requests.is_empty(), "nothing reached the API server");
     for request in requests {
-        assert_eq!(request.header_values("impersonate-user"), ["alice@example.com"]);
+        assert_eq!(
+            request.header_values("impersonate-user"),
+            ["alice@example.com"]
+        );
         assert_eq!(
             request.header_values("impersonate-group"),
             ["engineering", "admins", "system:authenticated"]
         );
         let authorization = request.header_values("authorization");
-        assert_eq!(authorization, [format!("Bearer {}", setup.stand_in.token).as_str()]);
+        assert_eq!(
+            authorization,
+            [format!("Bearer {}", setup.stand_in.token).as_str()]
+        );
         assert!(!authorization[0].contains(&setup.token));
         assert_eq!(request.username(), Some("alice@example.com"));
     }
@@ -157,7 +176,10 @@ async fn get_pods_and_whoami_run_as_the_signed_in_user() {
     };
     let pods = setup.ok(&["get", "pods", "-n", "demo"], None).await;
     assert!(pods.contains("web-1") && pods.contains("web-2"), "{pods}");
-    assert_impersonated_alice(&setup, &setup.requests("GET", "/api/v1/namespaces/demo/pods"));
+    assert_impersonated_alice(
+        &setup,
+        &setup.requests("GET", "/api/v1/namespaces/demo/pods"),
+    );
 
     let whoami = setup.ok(&["auth", "whoami"], None).await;
     assert!(whoami.contains("alice@example.com"), "{whoami}");
@@ -171,7 +193,10 @@ async fn exec_passes_stdin_and_stdout_through() {
         return;
     };
     let hello = setup
-        .ok(&["exec", "-n", "demo", "web-1", "--", "echo", "hello"], None)
+        .ok(
+            &["exec", "-n", "demo", "web-1", "--", "echo", "hello"],
+            None,
+        )
         .await;
     assert_eq!(hello.trim(), "hello");
     let echoed = setup
@@ -182,10 +207,16 @@ async fn exec_passes_stdin_and_stdout_through() {
         .await;
     assert_eq!(echoed, "line one\nline two\n");
     let failed = setup
-        .run(&["exec", "-n", "demo", "web-1", "--", "sh", "-c", "exit 3"], None)
+        .run(
+            &["exec", "-n", "demo", "web-1", "--", "sh", "-c", "exit 3"],
+            None,
+        )
         .await;
     assert_eq!(failed.status.code(), Some(3), "{}", describe(&failed));
-    assert_impersonated_alice(&setup, &setup.requests("GET", "/api/v1/namespaces/demo/pods/web-1/exec"));
+    assert_impersonated_alice(
+        &setup,
+        &setup.requests("GET", "/api/v1/namespaces/demo/pods/web-1/exec"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +224,9 @@ async fn a_denied_delete_shows_the_policy_reason_and_never_reaches_the_cluster()
     let Some(setup) = setup("kube-delete", true).await else {
         return;
     };
-    let output = setup.run(&["delete", "pod", "web-2", "-n", "demo"], None).await;
+    let output = setup
+        .run(&["delete", "pod", "web-2", "-n", "demo"], None)
+        .await;
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -237,11 +270,15 @@ async fn a_watch_streams_events_and_ends_when_the_policy_stops_allowing_it() {
     read_until(&mut lines, &mut seen, "web-2").await;
     setup.stand_in.add_pod("demo", "late-pod");
     read_until(&mut lines, &mut seen, "late-pod").await;
-    assert_impersonated_alice(&setup, &setup.requests("GET", "/api/v1/namespaces/demo/pods"));
+    assert_impersonated_alice(
+        &setup,
+        &setup.requests("GET", "/api/v1/namespaces/demo/pods"),
+    );
 
     // Revoke: the open watch ends within a second.
     setup.policy.store(
-        Engine::from_source(&POLICY.replace("allow \"read-pods\"", "allow \"read-pods\" when false and")).unwrap(),
+        Engine::from_source(&POLICY.replace(r#"["get", "list", "watch"]"#, r#"["get", "list"]"#))
+            .unwrap(),
     );
     let revoked = Instant::now();
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
@@ -249,15 +286,34 @@ async fn a_watch_streams_events_and_ends_when_the_policy_stops_allowing_it() {
     })
     .await;
     let elapsed = revoked.elapsed();
-    assert!(ended.is_ok(), "the watch stayed open after the policy changed");
-    assert!(elapsed < Duration::from_secs(1), "the watch ended only after {elapsed:?}");
+    assert!(
+        ended.is_ok(),
+        "the watch stayed open after the policy changed"
+    );
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "the watch ended only after {elapsed:?}"
+    );
     eprintln!("watch ended {elapsed:?} after the policy change");
     let _ = child.kill().await;
 }
 
-/// Sends a raw HTTP/1.1 request to the proxy and returns the status code.
-async fn raw(proxy: SocketAddr, head: &str) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(proxy).await.unwrap();
+/// Sends a raw HTTP/1.1 request to the proxy (over TLS) and returns the status code.
+async fn raw(setup: &Setup, head: &str) -> u16 {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(setup.proxy_ca.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(setup.proxy).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut response = vec![0; 4096];
     let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response))
@@ -265,7 +321,10 @@ async fn raw(proxy: SocketAddr, head: &str) -> u16 {
         .unwrap()
         .unwrap();
     let text = String::from_utf8_lossy(&response[..n]);
-    text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,20 +346,24 @@ async fn smuggled_identity_headers_never_reach_the_api_server() {
         "Impersonate-Extra-Scopes: all\r\n",
         "iMpErSoNaTe-UsEr: admin\r\nImpersonate-Group: system:masters\r\n",
     ] {
-        assert_eq!(raw(setup.proxy, &get(header)).await, 403, "{header}");
+        assert_eq!(raw(&setup, &get(header)).await, 403, "{header}");
     }
-    assert!(setup.stand_in.requests().is_empty(), "{:?}", setup.stand_in.requests());
+    assert!(
+        setup.stand_in.requests().is_empty(),
+        "{:?}",
+        setup.stand_in.requests()
+    );
 
     // Naming the proxy's own headers in `Connection` does not remove them.
     let head = format!(
         "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: Impersonate-User, Impersonate-Group, Authorization\r\n\r\n"
     );
-    assert_eq!(raw(setup.proxy, &head).await, 200);
+    assert_eq!(raw(&setup, &head).await, 200);
     // Two Authorization headers are ambiguous: refused.
     let head = format!(
         "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nAuthorization: Bearer other\r\nConnection: close\r\n\r\n"
     );
-    assert_eq!(raw(setup.proxy, &head).await, 401);
+    assert_eq!(raw(&setup, &head).await, 401);
     // A token in the WebSocket subprotocol authenticates but is not passed on.
     let subprotocol = base64::Engine::encode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -309,14 +372,17 @@ async fn smuggled_identity_headers_never_reach_the_api_server() {
     let head = format!(
         "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nSec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.{subprotocol}, v5.channel.k8s.io\r\nConnection: close\r\n\r\n"
     );
-    assert_eq!(raw(setup.proxy, &head).await, 200);
+    assert_eq!(raw(&setup, &head).await, 200);
 
     let forwarded = setup.stand_in.requests();
     assert_eq!(forwarded.len(), 2, "{forwarded:?}");
     assert_impersonated_alice(&setup, &forwarded);
     for request in &forwarded {
         for (name, value) in &request.headers {
-            assert!(!value.contains(token.as_str()), "{name} carried the user's token");
+            assert!(
+                !value.contains(token.as_str()),
+                "{name} carried the user's token"
+            );
             assert_ne!(name.to_ascii_lowercase(), "connection", "{request:?}");
         }
     }

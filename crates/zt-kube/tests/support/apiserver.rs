@@ -80,7 +80,7 @@
 mod auth;
 mod exec;
 mod objects;
-mod tls;
+pub mod tls;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};

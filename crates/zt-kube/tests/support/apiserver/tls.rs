@@ -12,15 +12,15 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// The CA certificate (PEM, for the kubeconfig's `certificate-authority-data`) and the
 /// TLS configuration of a server whose certificate it signed.
-pub(super) struct ServerTls {
+pub struct ServerTls {
     /// The CA certificate, PEM.
-    pub(super) ca_pem: String,
+    pub ca_pem: String,
     /// rustls server configuration offering HTTP/1.1 only (ALPN `http/1.1`).
-    pub(super) config: Arc<ServerConfig>,
+    pub config: Arc<ServerConfig>,
 }
 
 /// Generates a CA and a server certificate for `127.0.0.1` and `localhost`.
-pub(super) fn generate() -> Result<ServerTls, Box<dyn std::error::Error + Send + Sync>> {
+pub fn generate() -> Result<ServerTls, Box<dyn std::error::Error + Send + Sync>> {
     let mut ca_params = CertificateParams::new(Vec::new())?;
     ca_params
         .distinguished_name
