@@ -322,8 +322,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        if let Err(response) = self.prepare(&mut request) {
-            return Box::pin(std::future::ready(Ok(response.map(Body::new))));
+        if let Err((code, message)) = self.prepare(&mut request) {
+            let response = status_response(code, &message).map(Body::new);
+            return Box::pin(std::future::ready(Ok(response)));
         }
         let mut proxy = self.proxy.clone();
         Box::pin(async move {
@@ -347,22 +348,19 @@ where
 
 impl KubeProxy {
     /// Replaces the client's credentials by the proxy's own and the caller's
-    /// impersonation, or answers the request itself.
-    fn prepare<B>(
-        &self,
-        request: &mut Request<B>,
-    ) -> Result<(), Response<http_body_util::Full<Bytes>>> {
+    /// impersonation, or says why the request is answered with an error instead.
+    fn prepare<B>(&self, request: &mut Request<B>) -> Result<(), (StatusCode, String)> {
         let Some(identity) = request.extensions().get::<Arc<Identity>>().cloned() else {
-            return Err(status_response(
+            return Err((
                 StatusCode::UNAUTHORIZED,
-                "the Kubernetes proxy forwards only authenticated requests",
+                "the Kubernetes proxy forwards only authenticated requests".to_owned(),
             ));
         };
         let user = self.users.kube_user(&identity).map_err(|error| {
             tracing::info!(subject = %identity.subject, %error, "identity has no Kubernetes user");
-            status_response(
+            (
                 StatusCode::FORBIDDEN,
-                &format!("forbidden: your identity has no Kubernetes user: {error}"),
+                format!("forbidden: your identity has no Kubernetes user: {error}"),
             )
         })?;
         let headers = request.headers_mut();
@@ -379,9 +377,9 @@ impl KubeProxy {
             Credential::ClientCertificate => {}
         }
         impersonate(headers, &user).map_err(|name| {
-            status_response(
+            (
                 StatusCode::FORBIDDEN,
-                &format!("forbidden: your Kubernetes user cannot be sent ({name} is not a valid header value)"),
+                format!("forbidden: your Kubernetes user cannot be sent ({name} is not a valid header value)"),
             )
         })
     }
@@ -439,10 +437,12 @@ mod tests {
 
     #[test]
     fn impersonation_headers_carry_every_group_and_system_authenticated() {
-        let mut user = KubeUser::default();
-        user.username = "alice@example.com".to_owned();
-        user.groups = vec!["dev".to_owned(), "ops".to_owned()];
-        user.uid = Some("u-1".to_owned());
+        let mut user = KubeUser {
+            username: "alice@example.com".to_owned(),
+            groups: vec!["dev".to_owned(), "ops".to_owned()],
+            uid: Some("u-1".to_owned()),
+            ..KubeUser::default()
+        };
         user.extra.insert(
             "example.com/tenant".to_owned(),
             vec!["a".to_owned(), "b".to_owned()],

@@ -56,12 +56,12 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
-        if let Some(denied) = this.denied {
-            if let Poll::Ready(result) = Pin::new(denied).poll(cx) {
-                *this.denied = None;
-                if result.is_ok() {
-                    return Poll::Ready(Some(Err("the request is no longer allowed".into())));
-                }
+        if let Some(denied) = this.denied
+            && let Poll::Ready(result) = Pin::new(denied).poll(cx)
+        {
+            *this.denied = None;
+            if result.is_ok() {
+                return Poll::Ready(Some(Err("the request is no longer allowed".into())));
             }
         }
         this.inner.poll_frame(cx).map_err(Into::into)
