@@ -387,3 +387,37 @@ async fn smuggled_identity_headers_never_reach_the_api_server() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_session_ends_when_the_policy_stops_allowing_it() {
+    let Some(setup) = setup("kube-exec-revoked", true).await else {
+        return;
+    };
+    let mut child = setup
+        .kubectl()
+        .command(&["exec", "-i", "-n", "demo", "web-1", "--", "cat"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    stdin.write_all(b"still here\n").await.unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed.as_deref(), Some("still here"));
+
+    setup
+        .policy
+        .store(Engine::from_source(&POLICY.replace("allow \"exec\"", "deny \"exec\"")).unwrap());
+    let revoked = Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("kubectl exec stayed connected after the policy changed")
+        .unwrap();
+    let elapsed = revoked.elapsed();
+    assert!(elapsed < Duration::from_secs(1), "the session ended only after {elapsed:?}");
+    eprintln!("exec session ended {elapsed:?} after the policy change ({status})");
+    drop(stdin);
+}
