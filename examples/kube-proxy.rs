@@ -25,7 +25,7 @@ use zt_core::audit::{Auditor, FileSink, StdoutSink};
 use zt_core::identity::{IssuerConfig, Verifier};
 use zt_core::policy::Engine;
 use zt_kube::user::UserMapping;
-use zt_kube::{KubeProxy, KubeRequestLayer};
+use zt_kube::{KubeAuditLog, KubeProxy, KubeRequestLayer};
 use zt_tower::{AuthLayer, PolicyHandle};
 
 /// Command-line arguments.
@@ -94,6 +94,9 @@ struct ServeArgs {
     /// Audit log file (hash-chained JSON lines); default: standard output.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// Also write every request as an `audit.k8s.io/v1` event (JSON lines) to this file.
+    #[arg(long, value_name = "FILE")]
+    kube_audit: Option<PathBuf>,
     /// The claim that names the Kubernetes user (`--oidc-username-claim`).
     #[arg(long, value_name = "CLAIM", default_value = "sub")]
     username_claim: String,
@@ -151,6 +154,12 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     if let Some(prefix) = &args.groups_prefix {
         users = users.groups_prefix(prefix);
     }
+    let mut front = KubeRequestLayer::new(Some(auditor.clone()));
+    if let Some(path) = &args.kube_audit {
+        let log = KubeAuditLog::open(path, users.clone())
+            .map_err(|e| format!("Kubernetes audit log {}: {e}", path.display()))?;
+        front = front.kube_audit(log);
+    }
     let mut proxy = KubeProxy::builder(&args.server).users(users);
     if let Some(path) = &args.cluster_ca {
         for cert in certificates(path)? {
@@ -169,7 +178,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         .policy(policy.clone())
         .auditor(auditor.clone())
         .build()?;
-    let service = KubeRequestLayer::new(Some(auditor.clone())).layer(auth.layer(proxy));
+    let service = front.layer(auth.layer(proxy));
 
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),

@@ -26,9 +26,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either};
 use tower::{Layer, Service};
 use zt_core::audit::{AuditEvent, Auditor, Decision, EventKind, Target};
-use zt_tower::{AuthBody, LongLived};
+use zt_tower::{AuthBody, DecisionSlot, LongLived};
 
 use crate::headers::IMPERSONATE_PREFIX;
+use crate::kube_audit::{Answer, KubeAuditLog, RequestMeta};
 use crate::status::{message, status_response};
 use crate::{RequestInfo, RequestInfoError};
 
@@ -45,12 +46,23 @@ const MAX_AUDIT_ID_LEN: usize = 128;
 #[derive(Clone, Debug, Default)]
 pub struct KubeRequestLayer {
     auditor: Option<Auditor>,
+    kube_audit: Option<KubeAuditLog>,
 }
 
 impl KubeRequestLayer {
     /// A layer that audits refused impersonation attempts to `auditor`, if given.
     pub fn new(auditor: Option<Auditor>) -> Self {
-        Self { auditor }
+        Self {
+            auditor,
+            kube_audit: None,
+        }
+    }
+
+    /// Also writes every request as an `audit.k8s.io/v1` event to `log`.
+    #[must_use]
+    pub fn kube_audit(mut self, log: KubeAuditLog) -> Self {
+        self.kube_audit = Some(log);
+        self
     }
 }
 
@@ -61,6 +73,7 @@ impl<S> Layer<S> for KubeRequestLayer {
         KubeRequest {
             inner,
             auditor: self.auditor.clone(),
+            kube_audit: self.kube_audit.clone(),
         }
     }
 }
@@ -70,6 +83,7 @@ impl<S> Layer<S> for KubeRequestLayer {
 pub struct KubeRequest<S> {
     inner: S,
     auditor: Option<Auditor>,
+    kube_audit: Option<KubeAuditLog>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -95,8 +109,23 @@ where
             Err(error) => return answer(StatusCode::BAD_REQUEST, &bad_path(&error)),
         };
         let audit_id = audit_id(request.headers_mut());
+        let logged = self
+            .kube_audit
+            .clone()
+            .map(|log| (log, RequestMeta::of(&request), DecisionSlot::default()));
         if impersonates(request.headers()) {
             self.refuse_impersonation(&request, &info, &audit_id);
+            if let Some((log, meta, _)) = &logged {
+                log.answered(
+                    meta,
+                    Answer {
+                        info: &info,
+                        audit_id: &audit_id,
+                        decided: None,
+                        status: StatusCode::FORBIDDEN,
+                    },
+                );
+            }
             let detail = "the proxy impersonates the signed-in user; Impersonate-* headers \
                           from clients are not allowed";
             let text = message(StatusCode::FORBIDDEN, Some(&info), detail);
@@ -107,9 +136,23 @@ where
         if info.verb == "watch" {
             request.extensions_mut().insert(LongLived);
         }
+        if let Some((_, _, slot)) = &logged {
+            request.extensions_mut().insert(slot.clone());
+        }
         let call = self.inner.call(request);
         Box::pin(async move {
             let response = call.await?;
+            if let Some((log, meta, slot)) = &logged {
+                log.answered(
+                    meta,
+                    Answer {
+                        info: &info,
+                        audit_id: &audit_id,
+                        decided: slot.get(),
+                        status: response.status(),
+                    },
+                );
+            }
             Ok(kube_errors(response, &info, audit_id).await)
         })
     }

@@ -15,6 +15,7 @@
 pub mod forward;
 pub mod front;
 pub mod headers;
+pub mod kube_audit;
 pub mod request_info;
 pub mod serve;
 pub mod status;
@@ -23,5 +24,6 @@ pub mod webhook;
 
 pub use forward::{KubeProxy, KubeProxyBuilder, KubeProxyError};
 pub use front::{KubeRequest, KubeRequestLayer};
+pub use kube_audit::KubeAuditLog;
 pub use request_info::{RequestInfo, RequestInfoError};
 pub use user::{KubeUser, MappingError, UserMapping};

@@ -18,7 +18,7 @@ use zt_core::identity::{IssuerConfig, Verifier};
 use zt_core::policy::Engine;
 use zt_dev_idp::{DevIdp, RunningDevIdp};
 use zt_kube::user::UserMapping;
-use zt_kube::{KubeProxy, KubeRequestLayer};
+use zt_kube::{KubeAuditLog, KubeProxy, KubeRequestLayer};
 use zt_tower::{AuthLayer, PolicyHandle};
 
 const POLICY: &str = r#"
@@ -45,6 +45,8 @@ struct Setup {
     token: String,
     /// The CA of the proxy's certificate, PEM.
     proxy_ca: String,
+    /// Holds the Kubernetes-format audit log.
+    audit_dir: support::kubectl::TempDir,
 }
 
 async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
@@ -83,7 +85,12 @@ async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
         .auditor(auditor.clone())
         .build()
         .unwrap();
-    let service = KubeRequestLayer::new(Some(auditor)).layer(auth.layer(proxy));
+    let audit_dir = support::kubectl::TempDir::new(&format!("{test}-audit")).unwrap();
+    let kube_audit = audit_dir.path().join("kube-audit.jsonl");
+    let log = KubeAuditLog::open(&kube_audit, UserMapping::default().username_claim("email"));
+    let service = KubeRequestLayer::new(Some(auditor))
+        .kube_audit(log.unwrap())
+        .layer(auth.layer(proxy));
     // kubectl sends bearer tokens over TLS only.
     let tls = support::apiserver::tls::generate().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -115,6 +122,7 @@ async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
         kubectl,
         token,
         proxy_ca: tls.ca_pem,
+        audit_dir,
     })
 }
 
@@ -238,6 +246,35 @@ async fn a_denied_delete_shows_the_policy_reason_and_never_reaches_the_cluster()
     );
     assert!(setup.requests("DELETE", "/").is_empty());
     assert!(setup.stand_in.pods().iter().any(|pod| pod.name == "web-2"));
+
+    // The Kubernetes-format audit log has it, as the API server would have logged it.
+    let path = setup.audit_dir.path().join("kube-audit.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let event = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find(|event| event["verb"] == "delete");
+        if let Some(event) = found {
+            break event;
+        }
+        assert!(Instant::now() < deadline, "no delete event in {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(event["kind"], "Event");
+    assert_eq!(event["apiVersion"], "audit.k8s.io/v1");
+    assert_eq!(event["user"]["username"], "alice@example.com");
+    assert_eq!(event["objectRef"]["name"], "web-2");
+    assert_eq!(event["responseStatus"]["code"], 403);
+    assert_eq!(
+        event["annotations"]["authorization.k8s.io/decision"],
+        "forbid"
+    );
+    assert_eq!(
+        event["annotations"]["authorization.k8s.io/reason"],
+        "deleting pods is not allowed through zt"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,7 +454,10 @@ async fn an_exec_session_ends_when_the_policy_stops_allowing_it() {
         .expect("kubectl exec stayed connected after the policy changed")
         .unwrap();
     let elapsed = revoked.elapsed();
-    assert!(elapsed < Duration::from_secs(1), "the session ended only after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "the session ended only after {elapsed:?}"
+    );
     eprintln!("exec session ended {elapsed:?} after the policy change ({status})");
     drop(stdin);
 }

@@ -107,6 +107,42 @@ pub struct RouteName(pub Arc<str>);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LongLived;
 
+/// Lets a layer outside the [`AuthLayer`](crate::AuthLayer) learn what it decided (e.g.
+/// an access log): put one in the request's extensions, keep a clone, and read it once
+/// the response is there. Empty when the request never reached a decision (no or an
+/// invalid credential).
+#[derive(Clone, Debug, Default)]
+pub struct DecisionSlot(Arc<std::sync::OnceLock<Decided>>);
+
+impl DecisionSlot {
+    /// What was decided, if the request was.
+    pub fn get(&self) -> Option<&Decided> {
+        self.0.get()
+    }
+
+    fn fill(&self, decided: Decided) {
+        // Only the first decision of a request counts.
+        let _ = self.0.set(decided);
+    }
+}
+
+/// One request's decision, as a [`DecisionSlot`] holds it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Decided {
+    /// Who asked, if anyone was authenticated.
+    pub identity: Option<Arc<Identity>>,
+    /// The decision as audited (effect, matching rules, reason).
+    pub decision: zt_core::audit::Decision,
+}
+
+impl Decided {
+    /// A decision for `identity`.
+    pub fn new(identity: Option<Arc<Identity>>, decision: zt_core::audit::Decision) -> Self {
+        Self { identity, decision }
+    }
+}
+
 /// Watches every policy decision the layer makes, e.g. to count them in metrics.
 pub trait DecisionObserver: Send + Sync + 'static {
     /// Called once per decided request, before the response is built.
@@ -182,6 +218,12 @@ pub(crate) fn decide_observed<B>(
         observer.decided(&decision);
     }
     let audited = decision.to_audit();
+    if observe && let Some(slot) = request.extensions().get::<DecisionSlot>() {
+        slot.fill(Decided {
+            identity: identity.cloned(),
+            decision: audited.clone(),
+        });
+    }
     let verdict = match (decision.effect(), identity) {
         (Effect::Allow, _) => Verdict::Allow(AccessDecision {
             rules: audited.rules.clone(),

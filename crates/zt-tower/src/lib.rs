@@ -26,7 +26,9 @@ mod response;
 mod service;
 pub mod session;
 
-pub use authorize::{AccessDecision, DecisionObserver, LongLived, RouteName};
+pub use authorize::{
+    AccessDecision, Decided, DecisionObserver, DecisionSlot, LongLived, RouteName,
+};
 pub use credentials::PeerIdentity;
 pub use extract::{Authenticated, Unauthenticated};
 pub use future::ResponseFuture;
