@@ -7,6 +7,9 @@
 //! [`login`], [`token_cache`]), kubeconfig generation ([`kubeconfig`]) and the clap
 //! arguments of the `login`, `logout` and `kubeconfig` subcommands ([`cli`]).
 
+pub mod cli;
 pub mod exec_credential;
 pub mod headers;
+pub mod kubeconfig;
+pub mod login;
 pub mod token_cache;
