@@ -235,7 +235,7 @@ Without --output the kubeconfig goes to stdout."
 )]
 #[non_exhaustive]
 pub struct KubeconfigArgs {
-    /// The proxy's URL, e.g. https://kube.example.com:8443.
+    /// The proxy's URL (https), for example `https://kube.example.com:8443`.
     #[arg(long, value_name = "URL")]
     pub server: String,
     /// PEM file with the CA that issued the proxy's certificate (default: system roots).
@@ -259,7 +259,7 @@ pub struct KubeconfigArgs {
     /// The credential plugin command (default: this program's path).
     #[arg(long, value_name = "PATH")]
     pub command: Option<PathBuf>,
-    /// Name of the context, cluster and user (default: zt-<server host>).
+    /// Name of the context, cluster and user (default: `zt-` and the server's host name).
     #[arg(long, value_name = "NAME")]
     pub context_name: Option<String>,
     /// Where to write the kubeconfig (default: stdout).
