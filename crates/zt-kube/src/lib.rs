@@ -9,16 +9,24 @@
 //!   port-forward upgrades are bridged, and both end when the policy stops allowing them;
 //! - [`webhook`]: TokenReview and SubjectAccessReview endpoints the API server calls (no
 //!   proxy in the request path);
+//! - the kubectl side: the exec-credential plugin ([`exec_credential`], [`login`],
+//!   [`token_cache`]), kubeconfig generation ([`kubeconfig`]) and the clap arguments of
+//!   `kube-proxy login`, `logout` and `kubeconfig` ([`cli`]);
 //! - [`headers`]: the rule every forwarded request starts with: the client's own
 //!   credentials and impersonation headers never reach the API server.
 
+pub mod cli;
+pub mod exec_credential;
 pub mod forward;
 pub mod front;
 pub mod headers;
 pub mod kube_audit;
+pub mod kubeconfig;
+pub mod login;
 pub mod request_info;
 pub mod serve;
 pub mod status;
+pub mod token_cache;
 pub mod user;
 pub mod webhook;
 

@@ -5,7 +5,8 @@
 //! ([`PolicyHandle`] swaps it while serving), and audited; handlers read the caller with
 //! the [`Authenticated`] extractor. [`assertion`] signs the caller's identity for
 //! upstreams and verifies it there; [`session`] seals browser sessions in cookies, and
-//! [`login`] signs browsers in with OpenID Connect. [`proxy`] has the reverse-proxy
+//! [`login`] signs browsers in with OpenID Connect
+//! over the [`oidc_http`] back-channel client. [`proxy`] has the reverse-proxy
 //! pieces: strict path normalisation (policy and upstream see the same path) and
 //! hop-by-hop and forwarding headers.
 //!
@@ -20,6 +21,7 @@ mod future;
 mod layer;
 mod live;
 pub mod login;
+pub mod oidc_http;
 mod policy;
 pub mod proxy;
 mod response;

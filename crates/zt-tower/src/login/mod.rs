@@ -34,7 +34,6 @@
 //! # Ok(()) }
 //! ```
 
-mod http_client;
 mod provider;
 mod return_to;
 mod routes;
@@ -54,8 +53,8 @@ use openidconnect::{
     PkceCodeChallenge, PkceCodeVerifier, RefreshToken, Scope,
 };
 
+use crate::oidc_http::{self, HttpClient};
 use crate::session::{Session, SessionCookie, SessionError};
-use http_client::HttpClient;
 use provider::{ClientSettings, Provider, TokenResponse, error_chain};
 use state::{LOGIN_STATE_SECONDS, LoginState};
 
@@ -228,14 +227,14 @@ impl LoginConfig {
     pub async fn build(self) -> Result<Login, LoginError> {
         let issuer = url::Url::parse(&self.issuer)
             .map_err(|_| LoginError::Config("the issuer is not an absolute URL".into()))?;
-        if !http_client::is_secure_or_loopback(&issuer) {
+        if !oidc_http::is_secure_or_loopback(&issuer) {
             return Err(LoginError::Config(
                 "the issuer must be https (http only on loopback)".into(),
             ));
         }
         let base = url::Url::parse(&self.base_url)
             .map_err(|_| LoginError::Config("the base URL is not an absolute URL".into()))?;
-        if !http_client::is_secure_or_loopback(&base) {
+        if !oidc_http::is_secure_or_loopback(&base) {
             return Err(LoginError::Config(
                 "the base URL must be https (http only on loopback): session cookies are Secure"
                     .into(),
@@ -291,7 +290,8 @@ impl LoginConfig {
                 scopes.push(scope);
             }
         }
-        let http = HttpClient::new(self.http_timeout).map_err(LoginError::Config)?;
+        let http =
+            HttpClient::new(self.http_timeout).map_err(|e| LoginError::Config(e.to_string()))?;
         let provider = Provider::discover(
             &http,
             &ClientSettings {

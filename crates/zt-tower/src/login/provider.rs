@@ -15,7 +15,7 @@ use openidconnect::{
 };
 
 use super::LoginError;
-use super::http_client::{HttpClient, is_secure_or_loopback};
+use crate::oidc_http::{HttpClient, is_secure_or_loopback};
 
 pub(super) type TokenFields = IdTokenFields<
     EmptyAdditionalClaims,

@@ -1,7 +1,13 @@
-//! The back-channel HTTP client `openidconnect` uses (discovery, JWKS, token endpoint):
-//! HTTPS verified against the platform's roots, or plain HTTP to loopback hosts only; a
-//! timeout per request, a bounded response body and no redirects.
+//! The back-channel HTTP client for talking to an OpenID provider with `openidconnect`
+//! (discovery, JWKS, token, device authorization and revocation endpoints): HTTPS
+//! verified against the platform's roots, or plain HTTP to loopback hosts only; a timeout
+//! per request, a bounded response body and no redirects.
+//!
+//! Browser [`login`](crate::login) uses it, and so does `zt-kube`'s exec-credential plugin.
+//! [`HttpClient`] implements [`openidconnect::AsyncHttpClient`], so it is passed to
+//! `request_async` wherever `openidconnect` asks for a client.
 
+use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -16,36 +22,65 @@ use hyper_util::rt::TokioExecutor;
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 
 /// Largest response body accepted from the IdP.
-pub(super) const MAX_RESPONSE_BYTES: usize = 1 << 20;
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// Why a back-channel request failed. Never carries request bodies (codes, secrets).
 #[derive(Debug, thiserror::Error)]
-pub(super) enum HttpError {
+#[non_exhaustive]
+pub enum HttpError {
     /// The URL is neither HTTPS nor HTTP to a loopback host.
     #[error("refused URL {0}: only https, or http to a loopback host")]
     Insecure(String),
     /// Connecting or exchanging the request failed.
     #[error("request to {url} failed: {reason}")]
-    Request { url: String, reason: String },
+    Request {
+        /// The URL without its query.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The IdP did not answer in time.
     #[error("no answer from {url} within {timeout:?}")]
-    Timeout { url: String, timeout: Duration },
+    Timeout {
+        /// The URL without its query.
+        url: String,
+        /// The timeout that passed.
+        timeout: Duration,
+    },
     /// The body could not be read or is over [`MAX_RESPONSE_BYTES`].
     #[error("response from {url} could not be read or is over {MAX_RESPONSE_BYTES} bytes")]
-    Body { url: String },
+    Body {
+        /// The URL without its query.
+        url: String,
+    },
+    /// The TLS client configuration could not be built.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
 }
 
-/// The back-channel client.
+/// The back-channel client: cheap to clone (connections are pooled and shared).
 #[derive(Clone)]
-pub(super) struct HttpClient {
+pub struct HttpClient {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl HttpClient {
-    pub(super) fn new(timeout: Duration) -> Result<Self, String> {
-        let tls =
-            zt_core::tls::client_config(&[]).map_err(|e| format!("TLS configuration: {e}"))?;
+    /// A client whose every request (connect, send, read the whole body) must finish
+    /// within `timeout`.
+    ///
+    /// # Errors
+    /// [`HttpError::Tls`] if the platform's root certificates cannot be loaded.
+    pub fn new(timeout: Duration) -> Result<Self, HttpError> {
+        let tls = zt_core::tls::client_config(&[]).map_err(|e| HttpError::Tls(e.to_string()))?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -119,14 +154,14 @@ fn is_allowed(uri: &http::Uri) -> bool {
 }
 
 /// `localhost`, or a loopback IP address (IPv6 with or without brackets).
-pub(super) fn is_loopback_host(host: &str) -> bool {
+pub fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether `url` may be used for the IdP or the app: `https`, or `http` to loopback.
-pub(super) fn is_secure_or_loopback(url: &url::Url) -> bool {
+pub fn is_secure_or_loopback(url: &url::Url) -> bool {
     match url.scheme() {
         "https" => url.host().is_some(),
         "http" => url.host_str().is_some_and(is_loopback_host),
