@@ -9,6 +9,15 @@
 //!     --tls-cert proxy.crt --tls-key proxy.key
 //! ```
 //!
+//! kubectl side (the exec-credential plugin kubectl runs for a token):
+//!
+//! ```text
+//! kube-proxy kubeconfig --server https://kube-proxy.example.com:8443 --ca-file proxy-ca.crt \
+//!     --issuer https://idp.example.com --client-id kubectl -o ~/.kube/zt.json
+//! KUBECONFIG=~/.kube/zt.json kubectl get pods     # runs `kube-proxy login` when needed
+//! kube-proxy logout --issuer https://idp.example.com --client-id kubectl
+//! ```
+//!
 //! See docs/kube.md.
 
 use std::net::SocketAddr;
@@ -24,7 +33,9 @@ use tower::Layer;
 use zt_core::audit::{Auditor, FileSink, StdoutSink};
 use zt_core::identity::{IssuerConfig, Verifier};
 use zt_core::policy::Engine;
+use zt_kube::cli::{KubeconfigArgs, LoginArgs, LogoutArgs};
 use zt_kube::user::UserMapping;
+use zt_kube::webhook::Webhook;
 use zt_kube::{KubeAuditLog, KubeProxy, KubeRequestLayer};
 use zt_tower::{AuthLayer, PolicyHandle};
 
@@ -44,6 +55,13 @@ struct Args {
 enum Command {
     /// Run the proxy.
     Serve(Box<ServeArgs>),
+    /// kubectl exec-credential plugin: print a token for kubectl, signing in with the
+    /// device-code flow when there is no valid cached one.
+    Login(LoginArgs),
+    /// Forget (and revoke, when the IdP can) the cached sign-in.
+    Logout(LogoutArgs),
+    /// Write a kubeconfig entry for the proxy that signs in with `kube-proxy login`.
+    Kubeconfig(KubeconfigArgs),
 }
 
 /// `kube-proxy serve`.
@@ -97,6 +115,14 @@ struct ServeArgs {
     /// Also write every request as an `audit.k8s.io/v1` event (JSON lines) to this file.
     #[arg(long, value_name = "FILE")]
     kube_audit: Option<PathBuf>,
+    /// Also serve the webhook endpoints (TokenReview at /token-review, SubjectAccessReview
+    /// at /subject-access-review) on this address, over TLS (--tls-cert) requiring a
+    /// client certificate from --webhook-client-ca.
+    #[arg(long, value_name = "ADDR", requires_all = ["webhook_client_ca", "tls_cert"])]
+    webhook_listen: Option<SocketAddr>,
+    /// CA certificate (PEM) of the API server's webhook client certificates.
+    #[arg(long, value_name = "FILE", requires = "webhook_listen")]
+    webhook_client_ca: Option<PathBuf>,
     /// The claim that names the Kubernetes user (`--oidc-username-claim`).
     #[arg(long, value_name = "CLAIM", default_value = "sub")]
     username_claim: String,
@@ -121,8 +147,11 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let result = match args.command {
+    let result: Result<(), BoxError> = match args.command {
         Command::Serve(serve_args) => serve(*serve_args).await,
+        Command::Login(args) => args.run().await.map_err(Into::into),
+        Command::Logout(args) => args.run().await.map_err(Into::into),
+        Command::Kubeconfig(args) => args.run().map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -160,7 +189,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             .map_err(|e| format!("Kubernetes audit log {}: {e}", path.display()))?;
         front = front.kube_audit(log);
     }
-    let mut proxy = KubeProxy::builder(&args.server).users(users);
+    let mut proxy = KubeProxy::builder(&args.server).users(users.clone());
     if let Some(path) = &args.cluster_ca {
         for cert in certificates(path)? {
             proxy = proxy.cluster_ca(cert);
@@ -173,6 +202,30 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         proxy = proxy.client_certificate(certificates(cert)?, private_key(key)?);
     }
     let proxy = proxy.build()?;
+    if let (Some(addr), Some(client_ca), Some(cert), Some(key)) = (
+        args.webhook_listen,
+        &args.webhook_client_ca,
+        &args.tls_cert,
+        &args.tls_key,
+    ) {
+        let webhook = Webhook::builder()
+            .verifier(verifier.clone())
+            .policy(policy.clone())
+            .user_mapping(users.clone())
+            .auditor(auditor.clone())
+            .build()?;
+        let acceptor = mtls_acceptor(cert, key, client_ca)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        eprintln!("kube-proxy: webhooks on https://{addr} (client certificates required)");
+        tokio::spawn(zt_kube::serve::serve(
+            listener,
+            Some(acceptor),
+            webhook.router(),
+            shutdown_signal(),
+        ));
+    }
     let auth = AuthLayer::builder()
         .verifier(verifier)
         .policy(policy.clone())
@@ -295,6 +348,29 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, BoxError> {
 
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, BoxError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
+/// TLS that requires a client certificate issued by `client_ca` (the API server's).
+fn mtls_acceptor(
+    cert: &Path,
+    key: &Path,
+    client_ca: &Path,
+) -> Result<tokio_rustls::TlsAcceptor, BoxError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in certificates(client_ca)? {
+        roots.add(ca)?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()?;
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certificates(cert)?, private_key(key)?)?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 fn tls_acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, BoxError> {

@@ -20,7 +20,6 @@ mod support {
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::apiserver::{self, StandIn, StandInConfig};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderValue, Request};
@@ -30,6 +29,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use support::apiserver::{self, StandIn, StandInConfig};
 use tokio::runtime::Runtime;
 use tower::Layer;
 use zt_core::audit::{Auditor, MemorySink};
@@ -140,7 +140,10 @@ async fn setup() -> Bench {
         direct: Target {
             base: stand_in.url(),
             headers: vec![
-                ("authorization", header(&format!("Bearer {}", stand_in.token))),
+                (
+                    "authorization",
+                    header(&format!("Bearer {}", stand_in.token)),
+                ),
                 ("impersonate-user", header("alice@example.com")),
                 ("impersonate-group", header("engineering")),
                 ("impersonate-group", header("admins")),
@@ -163,8 +166,18 @@ const LIST: &str = "/api/v1/namespaces/demo/pods";
 /// One request, its whole body read.
 async fn fetch(bench: &Bench, target: &Target, path: &str) -> usize {
     let response = bench.client.request(target.request(path)).await.unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    response.into_body().collect().await.unwrap().to_bytes().len()
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .len()
 }
 
 async fn open_watch(bench: &Bench, target: &Target) -> hyper::body::Incoming {
