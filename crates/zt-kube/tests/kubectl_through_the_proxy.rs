@@ -29,6 +29,7 @@ allow "read-pods"
    and kube.resource == "pods"
    and kube.verb in ["get", "list", "watch"]
 allow "exec" when identity.groups has "engineering" and kube.subresource == "exec"
+allow "port-forward" when identity.groups has "engineering" and kube.subresource == "portforward"
 deny "no-delete"
   reason "deleting pods is not allowed through zt"
   when kube.verb == "delete"
@@ -460,4 +461,65 @@ async fn an_exec_session_ends_when_the_policy_stops_allowing_it() {
     );
     eprintln!("exec session ended {elapsed:?} after the policy change ({status})");
     drop(stdin);
+}
+
+/// Sends `head` over TLS and returns the whole response as text (the connection must end).
+async fn raw_response(setup: &Setup, head: &str) -> String {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(setup.proxy_ca.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(setup.proxy).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("the proxy kept the connection open after a refused upgrade")
+        .ok();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_connection_that_refused_an_upgrade_is_never_reused() {
+    let Some(setup) = setup("kube-refused-upgrade", false).await else {
+        return;
+    };
+    let token = &setup.token;
+    let get = format!(
+        "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(raw(&setup, &get).await, 200);
+    // A SPDY port-forward upgrade the API server refuses (the stand-in has no SPDY).
+    let upgrade = format!(
+        "POST /api/v1/namespaces/demo/pods/web-1/portforward HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n"
+    );
+    let response = raw_response(&setup, &upgrade).await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
+    assert_eq!(raw(&setup, &get).await, 200);
+
+    let requests = setup.stand_in.requests();
+    let refused = requests
+        .iter()
+        .find(|r| r.path.ends_with("/portforward"))
+        .expect("the upgrade reached the API server");
+    assert_eq!(refused.header_values("upgrade"), ["SPDY/3.1"]);
+    let last = requests.last().unwrap();
+    assert_eq!(last.path, "/api/v1/namespaces/demo/pods");
+    assert_ne!(
+        last.peer, refused.peer,
+        "the next request went over the connection that refused the upgrade"
+    );
 }

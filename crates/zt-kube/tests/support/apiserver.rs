@@ -151,6 +151,8 @@ impl Default for StandInConfig {
 /// One request as it reached the stand-in.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
+    /// The client's address: requests with the same one came on the same connection.
+    pub peer: SocketAddr,
     /// HTTP method.
     pub method: String,
     /// URL path.
@@ -404,19 +406,19 @@ fn delete(shared: &Shared, namespace: &str, name: &str) -> Option<Pod> {
 
 /// Accepts TCP connections and serves each on a task of its own.
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
-    while let Ok((tcp, _)) = listener.accept().await {
-        tokio::spawn(connection(tcp, acceptor.clone(), Arc::clone(&shared)));
+    while let Ok((tcp, peer)) = listener.accept().await {
+        tokio::spawn(connection(tcp, peer, acceptor.clone(), Arc::clone(&shared)));
     }
 }
 
 /// TLS handshake, then HTTP/1.1 with upgrades (for exec).
-async fn connection(tcp: TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+async fn connection(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, shared: Arc<Shared>) {
     let Ok(tls) = acceptor.accept(tcp).await else {
         return;
     };
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(serve(shared, request).await) }
+        async move { Ok::<_, Infallible>(serve(shared, peer, request).await) }
     });
     // A client that goes away mid-request is not the stand-in's problem.
     let _ = hyper::server::conn::http1::Builder::new()
@@ -426,8 +428,13 @@ async fn connection(tcp: TcpStream, acceptor: TlsAcceptor, shared: Arc<Shared>) 
 }
 
 /// Authenticates, impersonates, routes and records one request.
-async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body> {
+async fn serve(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
     let mut record = RecordedRequest {
+        peer,
         method: request.method().to_string(),
         path: request.uri().path().to_owned(),
         query: request.uri().query().map(str::to_owned),
