@@ -83,10 +83,12 @@ async fn setup() -> Bench {
         .start()
         .await
         .unwrap();
-    let mut config = StandInConfig::default();
-    config.pods = (0..500)
-        .map(|i| ("demo".to_owned(), format!("pod-{i:03}")))
-        .collect();
+    let config = StandInConfig {
+        pods: (0..500)
+            .map(|i| ("demo".to_owned(), format!("pod-{i:03}")))
+            .collect(),
+        ..StandInConfig::default()
+    };
     let stand_in = StandIn::start(config).await.unwrap();
     let stand_in_ca = CertificateDer::from_pem_slice(stand_in.ca_pem.as_bytes()).unwrap();
 
