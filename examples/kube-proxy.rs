@@ -36,7 +36,7 @@ use zt_core::policy::Engine;
 use zt_kube::cli::{KubeconfigArgs, LoginArgs, LogoutArgs};
 use zt_kube::user::UserMapping;
 use zt_kube::webhook::Webhook;
-use zt_kube::{KubeAuditLog, KubeProxy, KubeRequestLayer};
+use zt_kube::{ClusterAccess, KubeAuditLog, KubeProxy, KubeRequestLayer};
 use zt_tower::{AuthLayer, PolicyHandle};
 
 /// Command-line arguments.
@@ -66,6 +66,7 @@ enum Command {
 
 /// `kube-proxy serve`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("cluster").required(true)))]
 struct ServeArgs {
     /// Where the proxy listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
@@ -77,9 +78,20 @@ struct ServeArgs {
     /// Private key (PEM) for --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// The Kubernetes API server (e.g. https://10.96.0.1).
-    #[arg(long, value_name = "URL")]
-    server: String,
+    /// The Kubernetes API server (e.g. https://10.96.0.1), with --cluster-ca and
+    /// --token-file or --client-cert.
+    #[arg(long, value_name = "URL", group = "cluster")]
+    server: Option<String>,
+    /// Or: the API server and the proxy's credential from this kubeconfig (YAML or JSON;
+    /// a token, token file or client certificate user).
+    #[arg(long, value_name = "FILE", group = "cluster", conflicts_with_all = ["cluster_ca", "token_file", "client_cert"])]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    context: Option<String>,
+    /// Or: the API server of the pod the proxy runs in, with its service account.
+    #[arg(long, group = "cluster", conflicts_with_all = ["cluster_ca", "token_file", "client_cert"])]
+    in_cluster: bool,
     /// CA certificate (PEM) the API server's certificate must chain to; only it is
     /// trusted. Default: the platform's roots.
     #[arg(long, value_name = "FILE")]
@@ -189,7 +201,20 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
             .map_err(|e| format!("Kubernetes audit log {}: {e}", path.display()))?;
         front = front.kube_audit(log);
     }
-    let mut proxy = KubeProxy::builder(&args.server).users(users.clone());
+    let (mut proxy, server) = match (&args.server, &args.kubeconfig) {
+        (Some(server), _) => (KubeProxy::builder(server), server.clone()),
+        (None, Some(path)) => {
+            let access = ClusterAccess::from_kubeconfig(path, args.context.as_deref())?;
+            let server = access.server.clone();
+            (KubeProxy::builder_for(access), server)
+        }
+        (None, None) => {
+            let access = ClusterAccess::in_cluster()?;
+            let server = access.server.clone();
+            (KubeProxy::builder_for(access), server)
+        }
+    };
+    proxy = proxy.users(users.clone());
     if let Some(path) = &args.cluster_ca {
         for cert in certificates(path)? {
             proxy = proxy.cluster_ca(cert);
@@ -245,7 +270,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     eprintln!(
         "kube-proxy: serving {scheme}://{} -> {}",
         listener.local_addr()?,
-        args.server
+        server
     );
     tokio::spawn(reload_policy(args.policy.clone(), policy));
     zt_kube::serve::serve(listener, tls, service, shutdown_signal()).await;

@@ -29,6 +29,10 @@ allow "read-pods"
   when identity.groups has "engineering"
    and kube.resource == "pods"
    and kube.verb in ["get", "list", "watch"]
+allow "exec" when identity.groups has "engineering" and kube.subresource == "exec"
+deny "no-delete"
+  reason "deleting pods is not allowed through zt"
+  when kube.verb == "delete"
 "#;
 
 /// The `kube-proxy` example binary, built by `cargo test` next to this test's binary.
@@ -95,10 +99,9 @@ async fn kubectl_signs_in_through_the_exec_plugin_and_reaches_the_cluster_as_the
         .unwrap();
     let issuer = idp.issuer().to_owned();
     let stand_in = StandIn::start(StandInConfig::default()).await.unwrap();
-    let cluster_ca = dir.path().join("cluster-ca.pem");
-    std::fs::write(&cluster_ca, &stand_in.ca_pem).unwrap();
-    let token_file = dir.path().join("sa-token");
-    std::fs::write(&token_file, format!("{}\n", stand_in.token)).unwrap();
+    // The proxy's own access to the cluster: a kubeconfig, as outside a cluster.
+    let cluster_kubeconfig = dir.path().join("cluster.yaml");
+    std::fs::write(&cluster_kubeconfig, stand_in.kubeconfig()).unwrap();
     let policy = dir.path().join("kube.zt");
     std::fs::write(&policy, POLICY).unwrap();
     let (ca, cert, key) = proxy_certificate(dir.path());
@@ -106,17 +109,9 @@ async fn kubectl_signs_in_through_the_exec_plugin_and_reaches_the_cluster_as_the
 
     // kube-proxy serve
     let mut serve = Command::new(&binary)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--server",
-            &stand_in.url(),
-        ])
-        .arg("--cluster-ca")
-        .arg(&cluster_ca)
-        .arg("--token-file")
-        .arg(&token_file)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--kubeconfig")
+        .arg(&cluster_kubeconfig)
         .args(["--issuer", &issuer, "--audience", "kubernetes"])
         .args(["--username-claim", "email"])
         .arg("--policy")
@@ -236,6 +231,67 @@ async fn kubectl_signs_in_through_the_exec_plugin_and_reaches_the_cluster_as_the
     let output = run(&["auth", "whoami"]).output().await.unwrap();
     assert!(output.status.success(), "{}", describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("alice@example.com"));
+
+    // exec with stdin and stdout.
+    let mut exec = run(&["exec", "-i", "-n", "demo", "web-1", "--", "cat"]);
+    let mut child = exec
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"over the proxy\n")
+        .await
+        .unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "over the proxy\n");
+
+    // A denied delete shows the policy's reason.
+    let output = run(&["delete", "pod", "web-2", "-n", "demo"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "Error from server (Forbidden): pods \"web-2\" is forbidden: deleting pods is not allowed through zt"
+        ),
+        "{}",
+        describe(&output)
+    );
+
+    // A watch sees a pod created while it is open.
+    let mut watch = run(&["get", "pods", "-n", "demo", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let mut created = false;
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if !created && seen.contains("web-2") {
+                stand_in.add_pod("demo", "late-pod");
+                created = true;
+            }
+            if seen.contains("late-pod") {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no late-pod in the watch: {seen}"));
+    assert!(seen.contains("late-pod"), "{seen}");
+    let _ = watch.kill().await;
 
     let reached: Vec<_> = stand_in
         .requests()

@@ -27,6 +27,7 @@ use tower::Service;
 use zt_core::identity::Identity;
 use zt_tower::proxy::{ReverseProxy, UpstreamError, remove_hop_by_hop_for_forwarding};
 
+use crate::cluster::{ClusterAccess, ClusterCredential};
 use crate::headers::strip_client_credentials;
 use crate::status::status_response;
 use crate::user::{KubeUser, UserMapping};
@@ -90,26 +91,28 @@ impl fmt::Debug for Credential {
 /// A token file and its last contents.
 struct TokenFile {
     path: PathBuf,
+    reread: Duration,
     cached: Mutex<(HeaderValue, Instant)>,
 }
 
 impl TokenFile {
-    fn open(path: PathBuf) -> Result<Self, KubeProxyError> {
+    fn open(path: PathBuf, reread: Duration) -> Result<Self, KubeProxyError> {
         let token = read_token(&path).map_err(|source| KubeProxyError::TokenFile {
             path: path.clone(),
             source,
         })?;
         Ok(Self {
             path,
+            reread,
             cached: Mutex::new((token, Instant::now())),
         })
     }
 
     /// The current `Authorization` value: re-read when the cached one is older than
-    /// [`TOKEN_REREAD`]; a failed re-read keeps the last good token (and says so).
+    /// `reread` ([`TOKEN_REREAD`]); a failed re-read keeps the last good token (and says so).
     fn authorization(&self) -> HeaderValue {
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        if cached.1.elapsed() >= TOKEN_REREAD {
+        if cached.1.elapsed() >= self.reread {
             match read_token(&self.path) {
                 Ok(token) => *cached = (token, Instant::now()),
                 Err(error) => {
@@ -158,6 +161,21 @@ impl fmt::Debug for KubeProxy {
 }
 
 impl KubeProxy {
+    /// A builder for the API server and credential `access` describes (from a
+    /// kubeconfig, or the pod's service account).
+    pub fn builder_for(access: ClusterAccess) -> KubeProxyBuilder {
+        let mut builder = Self::builder(access.server);
+        builder.cluster_ca = access.ca;
+        match access.credential {
+            ClusterCredential::Token(token) => builder.token = Some(token),
+            ClusterCredential::TokenFile(path) => builder.token_file = Some(path),
+            ClusterCredential::ClientCertificate { chain, key } => {
+                builder.client_certificate = Some((chain, key));
+            }
+        }
+        builder
+    }
+
     /// A builder for the API server at `server` (e.g. `https://10.96.0.1:443`).
     pub fn builder(server: impl Into<String>) -> KubeProxyBuilder {
         KubeProxyBuilder {
@@ -277,7 +295,9 @@ impl KubeProxyBuilder {
             }
         };
         let credential = match (self.token_file, self.token) {
-            (Some(path), _) => Credential::TokenFile(Arc::new(TokenFile::open(path)?)),
+            (Some(path), _) => {
+                Credential::TokenFile(Arc::new(TokenFile::open(path, TOKEN_REREAD)?))
+            }
             (None, Some(token)) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
                     .map_err(|_| KubeProxyError::TokenFile {
@@ -472,6 +492,21 @@ mod tests {
             encode_extra_key("example.com/a b%"),
             "example.com%2Fa%20b%25"
         );
+    }
+
+    #[test]
+    fn token_files_are_read_again_as_they_rotate() {
+        let path = std::env::temp_dir().join(format!("zt-token-{}", std::process::id()));
+        std::fs::write(&path, "first\n").unwrap_or_default();
+        let file = TokenFile::open(path.clone(), Duration::ZERO).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(file.authorization(), "Bearer first");
+        std::fs::write(&path, "second").unwrap_or_default();
+        assert_eq!(file.authorization(), "Bearer second");
+        // A broken rotation keeps the last good token.
+        std::fs::write(&path, "").unwrap_or_default();
+        assert_eq!(file.authorization(), "Bearer second");
+        let _ = std::fs::remove_file(&path);
+        assert!(file.authorization().is_sensitive());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //!   credentials and impersonation headers never reach the API server.
 
 pub mod cli;
+pub mod cluster;
 pub mod exec_credential;
 pub mod forward;
 pub mod front;
@@ -30,6 +31,7 @@ pub mod token_cache;
 pub mod user;
 pub mod webhook;
 
+pub use cluster::{ClusterAccess, ClusterAccessError, ClusterCredential};
 pub use forward::{KubeProxy, KubeProxyBuilder, KubeProxyError};
 pub use front::{KubeRequest, KubeRequestLayer};
 pub use kube_audit::KubeAuditLog;
