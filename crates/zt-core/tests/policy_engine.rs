@@ -373,6 +373,11 @@ const ATOMS: &[&str] = &[
     r#"request.method == "GET""#,
     r#"request.method in ["POST", "PUT"]"#,
     r#"request.path starts_with "/admin""#,
+    r#"request.path starts_with "/adm""#,
+    r#"request.path starts_with "/ä""#,
+    r#"request.host starts_with "b.""#,
+    r#"kube.namespace starts_with "pay""#,
+    r#"ssh.host starts_with "web1.""#,
     r#"identity.groups has "eng""#,
     r#"identity.groups has-any ["ops", "sre"]"#,
     r#"identity.groups has-all ["eng", "ops"]"#,
@@ -422,7 +427,7 @@ fn policy() -> impl Strategy<Value = String> {
 fn request() -> impl Strategy<Value = Value> {
     let host = prop::sample::select(vec!["a.example.com", "b.example.com", "c.example.org"]);
     let method = prop::sample::select(vec!["GET", "POST", "PUT"]);
-    let path = prop::sample::select(vec!["/", "/admin/x"]);
+    let path = prop::sample::select(vec!["/", "/admin/x", "/adm", "/äx", "/a"]);
     let groups = prop::sample::subsequence(vec!["eng", "ops", "sre"], 0..=3);
     let sub = prop::sample::select(vec!["alice", "bob"]);
     let ip = prop::sample::select(vec!["10.1.2.3", "192.0.2.1", "::ffff:10.9.9.9"]);

@@ -131,8 +131,8 @@ impl AuditorBuilder {
     }
 
     /// How long the writer gathers events after a write that did not fill a batch
-    /// (default 1 ms): a busy server then writes, and wakes the writer, about once per
-    /// interval instead of once per event. Flushes are answered at most this much later.
+    /// (default 5 ms, half the default fsync interval): a busy server then writes, and
+    /// wakes the writer, about once per interval instead of once per event. Flushes are answered at most this much later.
     /// Zero writes every event as soon as it arrives.
     pub fn batch_delay(mut self, delay: Duration) -> Self {
         self.batch_delay = delay;
@@ -211,7 +211,7 @@ impl Auditor {
             overflow: OverflowPolicy::FailClosed,
             fsync: FsyncPolicy::Interval(Duration::from_millis(10)),
             retry_interval: Duration::from_millis(100),
-            batch_delay: Duration::from_millis(1),
+            batch_delay: Duration::from_millis(5),
         }
     }
 

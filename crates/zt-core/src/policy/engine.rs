@@ -69,11 +69,21 @@ impl CompiledRule {
     }
 }
 
-/// The rules of one effect: those the index cannot narrow, and buckets by attribute value.
+/// The rules of one effect: those the index cannot narrow, buckets by attribute value,
+/// and (for rules whose only usable constraint is a `starts_with`) buckets by prefix.
 #[derive(Debug, Default)]
 struct Index {
     always: Box<[u32]>,
     keyed: Box<[(Attr, Buckets)]>,
+    prefixed: Box<[(Attr, Prefixes)]>,
+}
+
+/// Rules by the prefix their attribute must start with, and the distinct prefix lengths
+/// (ascending): a value is looked up once per length, never compared with every prefix.
+#[derive(Debug, Default)]
+struct Prefixes {
+    lengths: Box<[usize]>,
+    buckets: Buckets,
 }
 
 /// Why a policy could not be compiled: its diagnostics (errors, in source order).
@@ -233,6 +243,18 @@ impl Engine {
                 }
             });
         }
+        for (attr, prefixes) in &index.prefixed {
+            scope.index_keys(attr, |value| {
+                for &len in &prefixes.lengths {
+                    if len > value.len() {
+                        break;
+                    }
+                    if let Some(rules) = value.get(..len).and_then(|head| prefixes.buckets.get(head)) {
+                        rules.iter().for_each(|&rule| consider(rule));
+                    }
+                }
+            });
+        }
         matched.sort_unstable();
         matched.dedup();
     }
@@ -292,10 +314,26 @@ impl Index {
         };
         let mut always = Vec::new();
         let mut keyed: Vec<(Attr, Bucketing)> = Vec::new();
+        let mut prefixed: Vec<(Attr, Bucketing)> = Vec::new();
         for (rule, keys) in &candidates {
             let Some((attr, values)) = keys.iter().min_by_key(|(attr, values)| cost(attr, values))
             else {
-                always.push(*rule);
+                let prefix = rules
+                    .get(*rule as usize)
+                    .and_then(|compiled| prefix_key(&compiled.when));
+                match prefix {
+                    Some((attr, prefix)) => {
+                        let slot = match prefixed.iter().position(|(known, _)| known == attr) {
+                            Some(slot) => slot,
+                            None => {
+                                prefixed.push((attr.clone(), HashMap::new()));
+                                prefixed.len() - 1
+                            }
+                        };
+                        prefixed[slot].1.entry(prefix.into()).or_default().push(*rule);
+                    }
+                    None => always.push(*rule),
+                }
                 continue;
             };
             let slot = match keyed.iter().position(|(known, _)| known == *attr) {
@@ -313,8 +351,28 @@ impl Index {
                     .push(*rule);
             }
         }
+        let prefixed = prefixed
+            .into_iter()
+            .map(|(attr, buckets)| {
+                let mut lengths: Vec<usize> = buckets.keys().map(|prefix| prefix.len()).collect();
+                lengths.sort_unstable();
+                lengths.dedup();
+                let buckets: Buckets = buckets
+                    .into_iter()
+                    .map(|(prefix, rules)| (prefix, rules.into_boxed_slice()))
+                    .collect();
+                (
+                    attr,
+                    Prefixes {
+                        lengths: lengths.into(),
+                        buckets,
+                    },
+                )
+            })
+            .collect();
         Self {
             always: always.into(),
+            prefixed,
             keyed: keyed
                 .into_iter()
                 .map(|(attr, buckets)| {
@@ -337,6 +395,22 @@ type IndexKey<'r> = (&'r Attr, Vec<&'r str>);
 
 /// Rules by attribute value, while the index is built.
 type Bucketing = HashMap<Box<str>, Vec<u32>>;
+
+/// The first top-level `starts_with` on a single-valued indexable attribute, for rules
+/// without an equality constraint.
+fn prefix_key(when: &Expr) -> Option<(&Attr, &str)> {
+    when.conjuncts().iter().find_map(|conjunct| match conjunct {
+        Expr::Test(test)
+            if !test.negated && test.attr.is_indexable() && test.attr != Attr::Groups =>
+        {
+            match &test.pred {
+                Pred::StartsWith(prefix) => Some((&test.attr, &**prefix)),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
 
 /// The equality constraints of a condition's top-level conjuncts that the index can use.
 fn index_keys(when: &Expr) -> Vec<IndexKey<'_>> {
