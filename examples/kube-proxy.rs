@@ -30,7 +30,7 @@ use clap::{Parser, Subcommand};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tower::Layer;
-use zt_core::audit::{Auditor, FileSink, StdoutSink};
+use zt_core::audit::{Auditor, FileSink, OverflowPolicy, StdoutSink};
 use zt_core::identity::{IssuerConfig, Verifier};
 use zt_core::policy::Engine;
 use zt_kube::cli::{KubeconfigArgs, LoginArgs, LogoutArgs};
@@ -182,10 +182,13 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let auditor = match &args.audit {
         Some(path) => Auditor::builder(
             FileSink::open(path).map_err(|e| format!("audit log {}: {e}", path.display()))?,
-        )
-        .start()?,
-        None => Auditor::builder(StdoutSink).start()?,
-    };
+        ),
+        None => Auditor::builder(StdoutSink),
+    }
+    // A moment of a full queue slows requests down; a log that stays unavailable
+    // refuses them.
+    .overflow(OverflowPolicy::FailClosedAfter(Duration::from_secs(1)))
+    .start()?;
     let mut users = UserMapping::default()
         .username_claim(&args.username_claim)
         .groups_claim(&args.groups_claim);

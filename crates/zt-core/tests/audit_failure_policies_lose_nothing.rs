@@ -339,3 +339,71 @@ async fn events_accepted_while_shutting_down_are_written_not_lost() {
         "every event `record` accepted is in the log, before the seal"
     );
 }
+
+/// A healthy sink that takes a while per write, as a disk does while it syncs.
+struct Slow(MemorySink);
+
+impl AuditSink for Slow {
+    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+        std::thread::sleep(Duration::from_millis(100));
+        self.0.append(lines)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync()
+    }
+}
+
+/// Records 20 events at once into a one-event queue in front of a slow sink; returns how
+/// many were refused.
+async fn refused_by_a_slow_sink(policy: OverflowPolicy) -> usize {
+    let auditor = Auditor::builder(Slow(MemorySink::default()))
+        .queue_capacity(1)
+        .batch_delay(Duration::ZERO)
+        .overflow(policy)
+        .start()
+        .unwrap();
+    let records: Vec<_> = (0..20)
+        .map(|n| {
+            let auditor = auditor.clone();
+            tokio::spawn(async move { auditor.record(event(n)).await })
+        })
+        .collect();
+    let mut refused = 0;
+    for record in records {
+        match record.await.unwrap() {
+            Ok(()) => {}
+            Err(AuditError::Unavailable(_)) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    auditor.shutdown().await.unwrap();
+    refused
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_in_front_of_a_healthy_sink_is_waited_for_a_bounded_time() {
+    // Fail closed at once: a burst bigger than the queue is partly refused.
+    assert!(refused_by_a_slow_sink(OverflowPolicy::FailClosed).await > 0);
+    // Waiting up to 10 s: the burst drains through the slow sink, nothing is refused.
+    let patient = OverflowPolicy::FailClosedAfter(Duration::from_secs(10));
+    assert_eq!(refused_by_a_slow_sink(patient).await, 0);
+    // Waiting only 10 ms is not enough for 100 ms writes: refused, not held forever.
+    let impatient = OverflowPolicy::FailClosedAfter(Duration::from_millis(10));
+    assert!(refused_by_a_slow_sink(impatient).await > 0);
+}
+
+#[tokio::test]
+async fn waiting_for_room_never_waits_for_a_failing_sink() {
+    let auditor = Auditor::builder(FileSink::open("/dev/full").unwrap())
+        .overflow(OverflowPolicy::FailClosedAfter(Duration::from_secs(30)))
+        .retry_interval(Duration::from_millis(20))
+        .start()
+        .unwrap();
+    auditor.record(event(0)).await.unwrap();
+    wait_until(|| !auditor.is_healthy()).await;
+    let started = std::time::Instant::now();
+    let refused = auditor.record(event(1)).await.unwrap_err();
+    assert!(matches!(refused, AuditError::Unavailable(_)), "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

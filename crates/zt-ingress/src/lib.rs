@@ -39,7 +39,7 @@ use rustls_pki_types::pem::PemObject;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use zt_core::audit::{Auditor, FileSink, StdoutSink};
+use zt_core::audit::{Auditor, FileSink, OverflowPolicy, StdoutSink};
 use zt_core::identity::{IssuerConfig, SpiffeVerifier, TrustBundle, Verifier};
 use zt_tower::assertion::{AssertionSigner, SigningKey};
 use zt_tower::login::{DEFAULT_PREFIX, LoginConfig};
@@ -50,6 +50,9 @@ use crate::handler::{Handler, LoginRoutes, RouteFactory, Shared};
 use crate::metrics::{Label, Metrics};
 use crate::reload::Reloader;
 use crate::server::Transport;
+
+/// How long a request waits for room in a full audit queue before it is refused.
+const AUDIT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why the ingress could not start (or a reload could not be applied).
 #[derive(Debug, thiserror::Error)]
@@ -150,15 +153,19 @@ impl Ingress {
 
         let verifier = verifier(&config).await?;
         let auditor = match &config.audit {
-            AuditTarget::Stdout => Auditor::builder(StdoutSink).start(),
+            AuditTarget::Stdout => Auditor::builder(StdoutSink),
             AuditTarget::File(path) => {
                 let sink = FileSink::open(path).map_err(|error| StartError::File {
                     path: path.clone(),
                     message: error.to_string(),
                 })?;
-                Auditor::builder(sink).start()
+                Auditor::builder(sink)
             }
         }
+        // A moment of a full queue (the disk syncing under load) slows requests down;
+        // only a log that stays unavailable refuses them.
+        .overflow(OverflowPolicy::FailClosedAfter(AUDIT_WAIT))
+        .start()
         .map_err(|error| StartError::Audit(error.to_string()))?;
         let revocations = Revocations::new();
         let login = match config.login_provider() {

@@ -8,7 +8,7 @@ use http::header::{SET_COOKIE, UPGRADE};
 use http::{HeaderValue, Request, Response};
 use http_body_util::{Either, Full};
 use tower::Service;
-use zt_core::audit::{AuditEvent, OverflowPolicy};
+use zt_core::audit::AuditEvent;
 use zt_core::identity::{Identity, VerifyError};
 
 use crate::assertion::JWKS_PATH;
@@ -300,7 +300,7 @@ async fn rejection<B>(config: &Config, request: &mut Request<B>, why: &str) -> O
 
 enum Recorded {
     Yes,
-    /// The queue is full and the auditor blocks: wait in the slow path.
+    /// The queue is full and the auditor may wait for room: wait in the slow path.
     Wait,
     /// Fail closed: the event cannot be recorded, so the request is refused.
     Refused(String),
@@ -312,7 +312,7 @@ fn try_record(config: &Config, event: AuditEvent) -> Recorded {
     };
     match auditor.try_record(event) {
         Ok(()) => Recorded::Yes,
-        Err(_) if auditor.overflow_policy() == OverflowPolicy::Block => Recorded::Wait,
+        Err(_) if auditor.overflow_policy().may_wait() => Recorded::Wait,
         Err(error) => Recorded::Refused(refusal(&error)),
     }
 }

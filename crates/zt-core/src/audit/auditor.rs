@@ -20,6 +20,18 @@ pub enum OverflowPolicy {
     /// Refuse the event at once with [`AuditError::Unavailable`]: the caller denies the
     /// request it was about to allow, saying why.
     FailClosed,
+    /// Wait up to this long for room in a full queue (a burst, or a disk sync that takes
+    /// a moment while events keep arriving), then refuse like
+    /// [`FailClosed`](Self::FailClosed); a failing sink is refused at once.
+    FailClosedAfter(Duration),
+}
+
+impl OverflowPolicy {
+    /// Whether [`Auditor::record`] may wait before it accepts or refuses an event (so a
+    /// caller that could not [`try_record`](Auditor::try_record) should call it).
+    pub fn may_wait(self) -> bool {
+        !matches!(self, Self::FailClosed)
+    }
 }
 
 /// When the writer makes written events durable.
@@ -217,10 +229,30 @@ impl Auditor {
 
     /// Queues `event`. With [`OverflowPolicy::Block`] this waits for room; with
     /// [`OverflowPolicy::FailClosed`] it never waits and refuses the event when it cannot
-    /// be recorded, so the caller can deny the request.
+    /// be recorded, so the caller can deny the request; with
+    /// [`OverflowPolicy::FailClosedAfter`] it waits that long for room in a full queue.
     pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         match self.shared.overflow {
             OverflowPolicy::FailClosed => self.try_record(event),
+            OverflowPolicy::FailClosedAfter(wait) => {
+                if self.shared.closed.load(Ordering::Acquire)
+                    || !self.shared.healthy.load(Ordering::Acquire)
+                {
+                    // Closed, or the sink is failing: refused at once, with the reason.
+                    return self.try_record(event);
+                }
+                match tokio::time::timeout(wait, self.tx.send(Message::Event(event))).await {
+                    Ok(Ok(())) => {
+                        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    }
+                    Ok(Err(_)) => Err(AuditError::Closed),
+                    Err(_) => Err(AuditError::Unavailable(format!(
+                        "the audit queue stayed full for {} ms",
+                        wait.as_millis()
+                    ))),
+                }
+            }
             OverflowPolicy::Block => {
                 if self.shared.closed.load(Ordering::Acquire) {
                     return Err(AuditError::Closed);

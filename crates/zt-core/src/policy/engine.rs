@@ -249,7 +249,9 @@ impl Engine {
                     if len > value.len() {
                         break;
                     }
-                    if let Some(rules) = value.get(..len).and_then(|head| prefixes.buckets.get(head)) {
+                    if let Some(rules) =
+                        value.get(..len).and_then(|head| prefixes.buckets.get(head))
+                    {
                         rules.iter().for_each(|&rule| consider(rule));
                     }
                 }
@@ -330,7 +332,11 @@ impl Index {
                                 prefixed.len() - 1
                             }
                         };
-                        prefixed[slot].1.entry(prefix.into()).or_default().push(*rule);
+                        prefixed[slot]
+                            .1
+                            .entry(prefix.into())
+                            .or_default()
+                            .push(*rule);
                     }
                     None => always.push(*rule),
                 }
