@@ -51,6 +51,16 @@ struct Setup {
 }
 
 async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
+    setup_with(test, with_kubectl, None).await
+}
+
+/// [`setup`], with the proxy sending to `upstream` (URL and CA, PEM) instead of the
+/// stand-in.
+async fn setup_with(
+    test: &str,
+    with_kubectl: bool,
+    upstream: Option<(String, String)>,
+) -> Option<Setup> {
     let binary = if with_kubectl {
         Some(kubectl_or_skip(test)?)
     } else {
@@ -70,11 +80,13 @@ async fn setup(test: &str, with_kubectl: bool) -> Option<Setup> {
         .unwrap();
     let policy = PolicyHandle::new(Engine::from_source(POLICY).unwrap());
     let auditor = Auditor::builder(MemorySink::default()).start().unwrap();
+    let (upstream_url, upstream_ca) =
+        upstream.unwrap_or_else(|| (stand_in.url(), stand_in.ca_pem.clone()));
     let ca = {
         use rustls_pki_types::pem::PemObject as _;
-        rustls_pki_types::CertificateDer::from_pem_slice(stand_in.ca_pem.as_bytes())
+        rustls_pki_types::CertificateDer::from_pem_slice(upstream_ca.as_bytes())
     };
-    let proxy = KubeProxy::builder(stand_in.url())
+    let proxy = KubeProxy::builder(upstream_url)
         .cluster_ca(ca.unwrap())
         .token(&stand_in.token)
         .users(UserMapping::default().username_claim("email"))
@@ -336,8 +348,8 @@ async fn a_watch_streams_events_and_ends_when_the_policy_stops_allowing_it() {
     let _ = child.kill().await;
 }
 
-/// Sends a raw HTTP/1.1 request to the proxy (over TLS) and returns the status code.
-async fn raw(setup: &Setup, head: &str) -> u16 {
+/// A TLS connection to the proxy.
+async fn tls_to_proxy(setup: &Setup) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use rustls_pki_types::pem::PemObject as _;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_slice_iter(setup.proxy_ca.as_bytes()) {
@@ -348,10 +360,15 @@ async fn raw(setup: &Setup, head: &str) -> u16 {
         .with_no_client_auth();
     let tcp = tokio::net::TcpStream::connect(setup.proxy).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let mut stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
         .connect(name, tcp)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Sends a raw HTTP/1.1 request to the proxy (over TLS) and returns the status code.
+async fn raw(setup: &Setup, head: &str) -> u16 {
+    let mut stream = tls_to_proxy(setup).await;
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut response = vec![0; 4096];
     let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response))
@@ -465,20 +482,7 @@ async fn an_exec_session_ends_when_the_policy_stops_allowing_it() {
 
 /// Sends `head` over TLS and returns the whole response as text (the connection must end).
 async fn raw_response(setup: &Setup, head: &str) -> String {
-    use rustls_pki_types::pem::PemObject as _;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(setup.proxy_ca.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(setup.proxy).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let mut stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
+    let mut stream = tls_to_proxy(setup).await;
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
@@ -521,5 +525,102 @@ async fn an_upstream_connection_that_refused_an_upgrade_is_never_reused() {
     assert_ne!(
         last.peer, refused.peer,
         "the next request went over the connection that refused the upgrade"
+    );
+}
+
+/// An upstream that accepts any upgrade (as the API server does SPDY) and then echoes
+/// bytes; it hands over the request head it received.
+async fn echo_upstream() -> (String, String, tokio::sync::oneshot::Receiver<String>) {
+    let tls = support::apiserver::tls::generate().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut stream = acceptor.accept(tcp).await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let _ = head_tx.send(String::from_utf8_lossy(&head).into_owned());
+        stream
+            .write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buffer = vec![0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if stream.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    (url, tls.ca_pem, head_rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spdy_upgrades_are_bridged_both_ways_and_cut_off_when_revoked() {
+    let (url, ca_pem, head) = echo_upstream().await;
+    let Some(setup) = setup_with("kube-spdy", false, Some((url, ca_pem))).await else {
+        return;
+    };
+    let token = &setup.token;
+    let mut stream = tls_to_proxy(&setup).await;
+    let request = format!(
+        "POST /api/v1/namespaces/demo/pods/web-1/portforward HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let mut byte = [0u8; 1];
+    while !response.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        response.push(byte[0]);
+    }
+    let response = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    assert!(response.starts_with("http/1.1 101"), "{response}");
+    assert!(response.contains("upgrade: spdy/3.1"), "{response}");
+
+    // What reached the "API server": the upgrade, as alice, with the proxy's credential.
+    let head = head.await.unwrap().to_ascii_lowercase();
+    assert!(head.contains("upgrade: spdy/3.1"), "{head}");
+    assert!(
+        head.contains("impersonate-user: alice@example.com"),
+        "{head}"
+    );
+    assert!(!head.contains(&token.to_ascii_lowercase()), "{head}");
+
+    // Bytes flow both ways (SPDY frames are opaque to the proxy).
+    let frame = b"\x80\x03\x00\x01\x01\x00\x00\x0aframe-data";
+    stream.write_all(frame).await.unwrap();
+    let mut echoed = vec![0u8; frame.len()];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echoed, frame);
+
+    // Revoking port-forward closes the bridged connection within a second.
+    setup.policy.store(
+        Engine::from_source(&POLICY.replace("allow \"port-forward\"", "deny \"port-forward\""))
+            .unwrap(),
+    );
+    let revoked = Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the upgraded connection stayed open after the policy changed"
+    );
+    assert!(
+        revoked.elapsed() < Duration::from_secs(1),
+        "closed after {:?}",
+        revoked.elapsed()
     );
 }
