@@ -76,7 +76,7 @@ impl FromStr for SshTarget {
 
 /// POSIX portable user names, as `useradd` accepts them: `[A-Za-z_][A-Za-z0-9_.-]*`,
 /// optionally ending in `$`.
-fn valid_login(login: &str) -> bool {
+pub(crate) fn valid_login(login: &str) -> bool {
     let body = login.strip_suffix('$').unwrap_or(login);
     let mut bytes = body.bytes();
     login.len() <= MAX_LOGIN
