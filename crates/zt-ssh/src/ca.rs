@@ -105,6 +105,9 @@ pub enum CaError {
         /// The file.
         path: PathBuf,
     },
+    /// The CA key cannot sign (e.g. it is still encrypted).
+    #[error("unusable CA key: {0}")]
+    UnusableKey(&'static str),
     /// The CA key is not Ed25519.
     #[error("the CA key is {0}; zt signs with Ed25519 keys only")]
     UnsupportedAlgorithm(Algorithm),
@@ -353,7 +356,7 @@ impl UserCa {
             return Err(CaError::UnsupportedAlgorithm(key.algorithm()));
         }
         if key.is_encrypted() {
-            return Err(CaError::InvalidRequest("the CA key is encrypted"));
+            return Err(CaError::UnusableKey("it is encrypted"));
         }
         let public_key_line = key.public_key().to_openssh()?;
         Ok(Self {
