@@ -34,9 +34,10 @@ use zt_core::audit::{Auditor, FileSink, OverflowPolicy, StdoutSink};
 use zt_core::identity::{IssuerConfig, Verifier};
 use zt_core::policy::Engine;
 use zt_kube::cli::{KubeconfigArgs, LoginArgs, LogoutArgs};
+use zt_kube::metrics::DecisionCounter;
 use zt_kube::user::UserMapping;
 use zt_kube::webhook::Webhook;
-use zt_kube::{ClusterAccess, KubeAuditLog, KubeProxy, KubeRequestLayer};
+use zt_kube::{ClusterAccess, KubeAuditLog, KubeMetrics, KubeProxy, KubeRequestLayer};
 use zt_tower::{AuthLayer, PolicyHandle};
 
 /// Command-line arguments.
@@ -124,6 +125,9 @@ struct ServeArgs {
     /// Audit log file (hash-chained JSON lines); default: standard output.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// Serve Prometheus metrics (/metrics) and /healthz, /readyz on this address.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Also write every request as an `audit.k8s.io/v1` event (JSON lines) to this file.
     #[arg(long, value_name = "FILE")]
     kube_audit: Option<PathBuf>,
@@ -198,7 +202,8 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     if let Some(prefix) = &args.groups_prefix {
         users = users.groups_prefix(prefix);
     }
-    let mut front = KubeRequestLayer::new(Some(auditor.clone()));
+    let metrics = Arc::new(KubeMetrics::new());
+    let mut front = KubeRequestLayer::new(Some(auditor.clone())).metrics(Arc::clone(&metrics));
     if let Some(path) = &args.kube_audit {
         let log = KubeAuditLog::open(path, users.clone())
             .map_err(|e| format!("Kubernetes audit log {}: {e}", path.display()))?;
@@ -258,7 +263,23 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         .verifier(verifier)
         .policy(policy.clone())
         .auditor(auditor.clone())
+        .observer(DecisionCounter(Arc::clone(&metrics)))
         .build()?;
+    if let Some(addr) = args.metrics {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        eprintln!(
+            "kube-proxy: metrics on http://{}/metrics (also /healthz, /readyz)",
+            listener.local_addr()?
+        );
+        tokio::spawn(zt_kube::serve::serve(
+            listener,
+            None,
+            Arc::clone(&metrics).router(),
+            shutdown_signal(),
+        ));
+    }
     let service = front.layer(auth.layer(proxy));
 
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -275,7 +296,7 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         listener.local_addr()?,
         server
     );
-    tokio::spawn(reload_policy(args.policy.clone(), policy));
+    tokio::spawn(reload_policy(args.policy.clone(), policy, metrics));
     zt_kube::serve::serve(listener, tls, service, shutdown_signal()).await;
     if let Err(error) = auditor.shutdown().await {
         eprintln!("error: the audit log did not close cleanly: {error}");
@@ -315,7 +336,7 @@ fn load_policy(path: &Path) -> Result<Engine, BoxError> {
 
 /// Reloads the policy when its file changes (checked every second) and on SIGHUP; a policy
 /// that does not compile is logged and the one in force stays.
-async fn reload_policy(path: PathBuf, policy: PolicyHandle) {
+async fn reload_policy(path: PathBuf, policy: PolicyHandle, metrics: Arc<KubeMetrics>) {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut seen: Option<SystemTime> = modified(&path);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -340,10 +361,12 @@ async fn reload_policy(path: PathBuf, policy: PolicyHandle) {
         match load_policy(&path) {
             Ok(engine) => {
                 policy.store(engine);
+                metrics.policy_reloaded(true);
                 tracing::info!(path = %path.display(), "policy reloaded");
             }
             Err(error) => {
-                tracing::error!(%error, "policy not reloaded; the previous one stays in force")
+                metrics.policy_reloaded(false);
+                tracing::error!(%error, "policy not reloaded; the previous one stays in force");
             }
         }
     }

@@ -109,7 +109,13 @@ async fn kubectl_signs_in_through_the_exec_plugin_and_reaches_the_cluster_as_the
 
     // kube-proxy serve
     let mut serve = Command::new(&binary)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
         .arg("--kubeconfig")
         .arg(&cluster_kubeconfig)
         .args(["--issuer", &issuer, "--audience", "kubernetes"])
@@ -127,15 +133,20 @@ async fn kubectl_signs_in_through_the_exec_plugin_and_reaches_the_cluster_as_the
         .spawn()
         .unwrap();
     let mut serve_log = BufReader::new(serve.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+    let (addr, metrics_addr) = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut metrics = None;
         loop {
             let line = serve_log
                 .next_line()
                 .await
                 .unwrap()
                 .expect("kube-proxy exited");
+            if let Some(rest) = line.strip_prefix("kube-proxy: metrics on http://") {
+                metrics = rest.split('/').next().map(str::to_owned);
+            }
             if let Some(rest) = line.strip_prefix("kube-proxy: serving https://") {
-                break rest.split_whitespace().next().unwrap().to_owned();
+                let addr = rest.split_whitespace().next().unwrap().to_owned();
+                break (addr, metrics.unwrap());
             }
         }
     })
@@ -325,6 +336,22 @@ async fn kubectl_signs_in_through_the_exec_plugin_and_reaches_the_cluster_as_the
         "{}",
         describe(&output)
     );
+    // The proxy counted what it did.
+    let mut stream = tokio::net::TcpStream::connect(&metrics_addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    for expected in [
+        "zt_kube_proxy_requests_total{verb=\"list\",code=\"200\"}",
+        "zt_kube_proxy_requests_total{verb=\"delete\",code=\"403\"} 1",
+        "zt_kube_proxy_decisions_total{effect=\"deny\",rule=\"no-delete\"} 1",
+        "zt_kube_proxy_decisions_total{effect=\"allow\",rule=\"read-pods\"}",
+    ] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
     let _ = serve.kill().await;
     drop(idp);
 }

@@ -17,7 +17,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,6 +32,7 @@ use zt_tower::{AuthBody, DecisionSlot, LongLived};
 
 use crate::headers::IMPERSONATE_PREFIX;
 use crate::kube_audit::{Answer, KubeAuditLog, RequestMeta};
+use crate::metrics::KubeMetrics;
 use crate::status::{message, status_response};
 use crate::{RequestInfo, RequestInfoError};
 
@@ -47,6 +50,7 @@ const MAX_AUDIT_ID_LEN: usize = 128;
 pub struct KubeRequestLayer {
     auditor: Option<Auditor>,
     kube_audit: Option<KubeAuditLog>,
+    metrics: Option<Arc<KubeMetrics>>,
 }
 
 impl KubeRequestLayer {
@@ -55,7 +59,15 @@ impl KubeRequestLayer {
         Self {
             auditor,
             kube_audit: None,
+            metrics: None,
         }
+    }
+
+    /// Also counts every request (verb, status code, time to the response head).
+    #[must_use]
+    pub fn metrics(mut self, metrics: Arc<KubeMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Also writes every request as an `audit.k8s.io/v1` event to `log`.
@@ -74,6 +86,7 @@ impl<S> Layer<S> for KubeRequestLayer {
             inner,
             auditor: self.auditor.clone(),
             kube_audit: self.kube_audit.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -84,6 +97,7 @@ pub struct KubeRequest<S> {
     inner: S,
     auditor: Option<Auditor>,
     kube_audit: Option<KubeAuditLog>,
+    metrics: Option<Arc<KubeMetrics>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -108,6 +122,8 @@ where
             Ok(info) => info,
             Err(error) => return answer(StatusCode::BAD_REQUEST, &bad_path(&error)),
         };
+        let started = Instant::now();
+        let metrics = self.metrics.clone();
         let audit_id = audit_id(request.headers_mut());
         let logged = self
             .kube_audit
@@ -129,6 +145,13 @@ where
             let detail = "the proxy impersonates the signed-in user; Impersonate-* headers \
                           from clients are not allowed";
             let text = message(StatusCode::FORBIDDEN, Some(&info), detail);
+            if let Some(metrics) = &metrics {
+                metrics.request(
+                    &info.verb,
+                    StatusCode::FORBIDDEN.as_u16(),
+                    started.elapsed(),
+                );
+            }
             return answer_with_id(StatusCode::FORBIDDEN, &text, audit_id);
         }
         websocket_token_to_authorization(request.headers_mut());
@@ -142,6 +165,9 @@ where
         let call = self.inner.call(request);
         Box::pin(async move {
             let response = call.await?;
+            if let Some(metrics) = &metrics {
+                metrics.request(&info.verb, response.status().as_u16(), started.elapsed());
+            }
             if let Some((log, meta, slot)) = &logged {
                 log.answered(
                     meta,
