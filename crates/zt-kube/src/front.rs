@@ -1,6 +1,8 @@
 //! [`KubeRequestLayer`]: what every request to the kube proxy goes through before the
 //! [`AuthLayer`](zt_tower::AuthLayer) decides it.
 //!
+//! - The path is normalised (dot segments, duplicate slashes) and ambiguous encodings are
+//!   refused with 400, so the policy decides on the path the API server will act on.
 //! - The request's `kube.*` attributes are resolved ([`RequestInfo`]) and put in its
 //!   extensions, so the layer decides it as a Kubernetes request; a watch is marked
 //!   [`LongLived`] so it ends once the policy no longer allows it.
@@ -28,6 +30,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either};
 use tower::{Layer, Service};
 use zt_core::audit::{AuditEvent, Auditor, Decision, EventKind, Target};
+use zt_tower::proxy::normalize_uri;
 use zt_tower::{AuthBody, DecisionSlot, LongLived};
 
 use crate::headers::IMPERSONATE_PREFIX;
@@ -118,6 +121,19 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // The policy and the API server must see the same path: dot segments resolved,
+        // duplicate slashes collapsed, ambiguous encodings (`%2F`, `..` above the root)
+        // refused. The request goes on with the normalised path.
+        match normalize_uri(request.uri(), false) {
+            Ok(Some(uri)) => *request.uri_mut() = uri,
+            Ok(None) => {}
+            Err(error) => {
+                return answer(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the request path is refused: {error}"),
+                );
+            }
+        }
         let info = match RequestInfo::from_request(&request) {
             Ok(info) => info,
             Err(error) => return answer(StatusCode::BAD_REQUEST, &bad_path(&error)),

@@ -409,6 +409,40 @@ async fn smuggled_identity_headers_never_reach_the_api_server() {
         setup.stand_in.requests()
     );
 
+    // The policy decides on the path the API server acts on: `pods/../secrets/x` is a
+    // secret (no rule allows it), not a pod named `..`; ambiguous encodings are refused.
+    let path = |path: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    assert_eq!(
+        raw(&setup, &path("/api/v1/namespaces/demo/pods/../secrets/x")).await,
+        403
+    );
+    assert_eq!(
+        raw(
+            &setup,
+            &path("/api/v1/namespaces/demo//pods/.%2E/secrets/x")
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        raw(
+            &setup,
+            &path("/api/v1/namespaces/demo/pods/x%2F..%2F..%2Fsecrets")
+        )
+        .await,
+        400
+    );
+    assert_eq!(raw(&setup, &path("/api/../../etc")).await, 400);
+    assert!(
+        setup.stand_in.requests().is_empty(),
+        "{:?}",
+        setup.stand_in.requests()
+    );
+
     // Naming the proxy's own headers in `Connection` does not remove them.
     let head = format!(
         "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: Impersonate-User, Impersonate-Group, Authorization\r\n\r\n"
