@@ -28,6 +28,7 @@ use zt_core::identity::Identity;
 use zt_tower::proxy::{ReverseProxy, UpstreamError, remove_hop_by_hop_for_forwarding};
 
 use crate::cluster::{ClusterAccess, ClusterCredential};
+use crate::front::AUDIT_ID;
 use crate::headers::strip_client_credentials;
 use crate::status::status_response;
 use crate::user::{KubeUser, UserMapping};
@@ -57,6 +58,13 @@ pub enum KubeProxyError {
         /// Why.
         source: std::io::Error,
     },
+    /// The API server URL is plain `http` to a host that is not loopback: the proxy's
+    /// credential would cross the network in the clear.
+    #[error("refusing to send the proxy's credential over plain http to {0}; use https")]
+    InsecureServer(String),
+    /// The configured bearer token is not usable in a header.
+    #[error("the API server token is not a valid bearer token")]
+    InvalidToken,
     /// Neither a token nor a client certificate was configured for the API server.
     #[error(
         "the proxy needs a credential for the API server: a token file, a token or a client certificate"
@@ -270,6 +278,12 @@ impl KubeProxyBuilder {
     /// [`KubeProxyError`] for a bad server URL, TLS material, token file or mapping.
     pub fn build(self) -> Result<KubeProxy, KubeProxyError> {
         self.users.validate()?;
+        if let Ok(uri) = self.server.parse::<http::Uri>()
+            && uri.scheme_str() == Some("http")
+            && !uri.host().is_some_and(is_loopback)
+        {
+            return Err(KubeProxyError::InsecureServer(self.server));
+        }
         let roots = if self.cluster_ca.is_empty() {
             None
         } else {
@@ -300,10 +314,7 @@ impl KubeProxyBuilder {
             }
             (None, Some(token)) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-                    .map_err(|_| KubeProxyError::TokenFile {
-                        path: PathBuf::from("<token>"),
-                        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not a token"),
-                    })?;
+                    .map_err(|_| KubeProxyError::InvalidToken)?;
                 value.set_sensitive(true);
                 Credential::Token(value)
             }
@@ -324,6 +335,16 @@ impl KubeProxyBuilder {
             users: Arc::new(self.users),
         })
     }
+}
+
+/// `localhost` or a loopback address (`[::1]` with or without brackets).
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -384,9 +405,14 @@ impl KubeProxy {
             )
         })?;
         let headers = request.headers_mut();
-        // First what the client must not control, then what the proxy adds.
+        // First what the client must not control, then what the proxy adds. The request's
+        // Audit-ID (set by `KubeRequestLayer`) survives a `Connection: Audit-ID`.
+        let audit_id = headers.get(AUDIT_ID).cloned();
         remove_hop_by_hop_for_forwarding(headers);
         strip_client_credentials(headers);
+        if let Some(audit_id) = audit_id {
+            headers.insert(AUDIT_ID, audit_id);
+        }
         match &self.credential {
             Credential::TokenFile(file) => {
                 headers.insert(AUTHORIZATION, file.authorization());
@@ -507,6 +533,28 @@ mod tests {
         assert_eq!(file.authorization(), "Bearer second");
         let _ = std::fs::remove_file(&path);
         assert!(file.authorization().is_sensitive());
+    }
+
+    #[test]
+    fn credentials_never_go_over_plain_http_to_another_host() {
+        let refused = KubeProxy::builder("http://10.0.0.1:8080")
+            .token("t")
+            .build();
+        assert!(matches!(refused, Err(KubeProxyError::InsecureServer(_))));
+        assert!(
+            KubeProxy::builder("http://127.0.0.1:8080")
+                .token("t")
+                .build()
+                .is_ok()
+        );
+        assert!(
+            KubeProxy::builder("http://[::1]:8080")
+                .token("t")
+                .build()
+                .is_ok()
+        );
+        let bad = KubeProxy::builder("https://10.0.0.1").token("a\nb").build();
+        assert!(matches!(bad, Err(KubeProxyError::InvalidToken)));
     }
 
     #[test]

@@ -23,9 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, SEC_WEBSOCKET_PROTOCOL, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either};
 use tower::{Layer, Service};
@@ -33,7 +31,7 @@ use zt_core::audit::{AuditEvent, Auditor, Decision, EventKind, Target};
 use zt_tower::proxy::normalize_uri;
 use zt_tower::{AuthBody, DecisionSlot, LongLived};
 
-use crate::headers::IMPERSONATE_PREFIX;
+use crate::headers::{IMPERSONATE_PREFIX, take_websocket_token};
 use crate::kube_audit::{Answer, KubeAuditLog, RequestMeta};
 use crate::metrics::KubeMetrics;
 use crate::status::{message, status_response};
@@ -41,9 +39,6 @@ use crate::{RequestInfo, RequestInfoError};
 
 /// Kubernetes' request id header.
 pub const AUDIT_ID: HeaderName = HeaderName::from_static("audit-id");
-
-/// Prefix of a bearer token in the WebSocket subprotocol list.
-const WEBSOCKET_TOKEN_PREFIX: &str = "base64url.bearer.authorization.k8s.io.";
 
 /// Longest client-sent `Audit-ID` kept (the API server's own are 36-character UUIDs).
 const MAX_AUDIT_ID_LEN: usize = 128;
@@ -172,7 +167,7 @@ where
         }
         websocket_token_to_authorization(request.headers_mut());
         request.extensions_mut().insert(info.to_attributes());
-        if info.verb == "watch" {
+        if is_long_lived(&info) {
             request.extensions_mut().insert(LongLived);
         }
         if let Some((_, _, slot)) = &logged {
@@ -221,6 +216,14 @@ impl<S> KubeRequest<S> {
     }
 }
 
+/// Requests whose response may stream for long: watches, logs (`kubectl logs -f`) and
+/// proxied connections. They end once the policy no longer allows them.
+fn is_long_lived(info: &RequestInfo) -> bool {
+    info.verb == "watch"
+        || info.verb == "proxy"
+        || matches!(info.subresource.as_str(), "log" | "proxy")
+}
+
 fn bad_path(error: &RequestInfoError) -> String {
     format!("the request path is not a Kubernetes API path: {error}")
 }
@@ -260,28 +263,7 @@ fn audit_id(headers: &mut HeaderMap) -> HeaderValue {
 /// Moves a bearer token out of `Sec-WebSocket-Protocol` into `Authorization` (unless the
 /// request has one already); the token never travels further in the subprotocol list.
 fn websocket_token_to_authorization(headers: &mut HeaderMap) {
-    if !headers.contains_key(SEC_WEBSOCKET_PROTOCOL) {
-        return;
-    }
-    let mut token = None;
-    let mut kept = Vec::new();
-    for value in headers.get_all(SEC_WEBSOCKET_PROTOCOL) {
-        for protocol in value.as_bytes().split(|&b| b == b',') {
-            let protocol = protocol.trim_ascii();
-            match protocol.strip_prefix(WEBSOCKET_TOKEN_PREFIX.as_bytes()) {
-                Some(encoded) => token = token.or_else(|| URL_SAFE_NO_PAD.decode(encoded).ok()),
-                None if !protocol.is_empty() => kept.push(protocol.to_vec()),
-                None => {}
-            }
-        }
-    }
-    headers.remove(SEC_WEBSOCKET_PROTOCOL);
-    if !kept.is_empty()
-        && let Ok(value) = HeaderValue::from_bytes(&kept.join(&b", "[..]))
-    {
-        headers.insert(SEC_WEBSOCKET_PROTOCOL, value);
-    }
-    if let Some(token) = token
+    if let Some(token) = take_websocket_token(headers)
         && !headers.contains_key(AUTHORIZATION)
         && let Ok(token) = std::str::from_utf8(&token)
         && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
@@ -361,7 +343,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use bytes::Bytes;
+    use http::header::SEC_WEBSOCKET_PROTOCOL;
     use http_body_util::Full;
 
     /// A body as the auth layer builds its own answers.
@@ -423,6 +408,22 @@ mod tests {
         headers.append(AUDIT_ID, HeaderValue::from_static("one"));
         headers.append(AUDIT_ID, HeaderValue::from_static("two"));
         assert_eq!(audit_id(&mut headers).len(), 36);
+    }
+
+    #[test]
+    fn watches_log_follows_and_proxies_are_long_lived() {
+        let long = |path: &str, query: Option<&str>| {
+            let info = RequestInfo::resolve(&http::Method::GET, path, query).unwrap_or_default();
+            is_long_lived(&info)
+        };
+        assert!(long("/api/v1/namespaces/d/pods", Some("watch=true")));
+        assert!(long(
+            "/api/v1/namespaces/d/pods/web/log",
+            Some("follow=true")
+        ));
+        assert!(long("/api/v1/namespaces/d/services/web/proxy/x", None));
+        assert!(long("/api/v1/proxy/namespaces/d/pods/web", None));
+        assert!(!long("/api/v1/namespaces/d/pods/web", None));
     }
 
     #[test]

@@ -1,11 +1,44 @@
 //! Client credential and impersonation headers.
 
-use http::HeaderMap;
-use http::header::{AUTHORIZATION, HeaderName};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::header::{AUTHORIZATION, HeaderName, SEC_WEBSOCKET_PROTOCOL};
+use http::{HeaderMap, HeaderValue};
 
 /// Prefix of every Kubernetes impersonation header (`Impersonate-User`, `-Group`, `-Uid`,
 /// `-Extra-*`), compared case-insensitively.
 pub const IMPERSONATE_PREFIX: &str = "impersonate-";
+
+/// Prefix of a bearer token in the WebSocket subprotocol list (how browsers authenticate
+/// WebSockets to the API server).
+pub const WEBSOCKET_TOKEN_PREFIX: &str = "base64url.bearer.authorization.k8s.io.";
+
+/// Removes every bearer token from `Sec-WebSocket-Protocol` (keeping the other
+/// protocols) and returns the first one, decoded.
+pub fn take_websocket_token(headers: &mut HeaderMap) -> Option<Vec<u8>> {
+    if !headers.contains_key(SEC_WEBSOCKET_PROTOCOL) {
+        return None;
+    }
+    let mut token = None;
+    let mut kept = Vec::new();
+    for value in headers.get_all(SEC_WEBSOCKET_PROTOCOL) {
+        for protocol in value.as_bytes().split(|&b| b == b',') {
+            let protocol = protocol.trim_ascii();
+            match protocol.strip_prefix(WEBSOCKET_TOKEN_PREFIX.as_bytes()) {
+                Some(encoded) => token = token.or_else(|| URL_SAFE_NO_PAD.decode(encoded).ok()),
+                None if !protocol.is_empty() => kept.push(protocol.to_vec()),
+                None => {}
+            }
+        }
+    }
+    headers.remove(SEC_WEBSOCKET_PROTOCOL);
+    if !kept.is_empty()
+        && let Ok(value) = HeaderValue::from_bytes(&kept.join(&b", "[..]))
+    {
+        headers.insert(SEC_WEBSOCKET_PROTOCOL, value);
+    }
+    token
+}
 
 /// What [`strip_client_credentials`] removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,10 +51,12 @@ pub struct Stripped {
     pub impersonation: bool,
 }
 
-/// Removes the client's `Authorization` and every `Impersonate-*` header, so that only
-/// the proxy's own credential and impersonation reach the API server.
+/// Removes the client's `Authorization`, bearer tokens in the WebSocket subprotocol and
+/// every `Impersonate-*` header, so that only the proxy's own credential and
+/// impersonation reach the API server.
 pub fn strip_client_credentials(headers: &mut HeaderMap) -> Stripped {
-    let authorization = headers.remove(AUTHORIZATION).is_some();
+    let authorization =
+        headers.remove(AUTHORIZATION).is_some() | take_websocket_token(headers).is_some();
     let impersonating: Vec<HeaderName> = headers
         .keys()
         .filter(|name| name.as_str().starts_with(IMPERSONATE_PREFIX))

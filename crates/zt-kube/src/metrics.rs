@@ -48,6 +48,24 @@ pub struct KubeMetrics {
     reloads: Family<ReloadLabels, Counter>,
 }
 
+/// Resource verbs, and the lower-case HTTP methods of non-resource requests.
+const KNOWN_VERBS: [&str; 14] = [
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "proxy",
+    "head",
+    "options",
+    "post",
+    "put",
+    "connect",
+];
+
 fn latency_histogram() -> Histogram {
     // 100 µs to ~3.3 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
@@ -91,8 +109,15 @@ impl KubeMetrics {
         }
     }
 
-    /// Counts one answered request.
+    /// Counts one answered request. Verbs outside Kubernetes' own (a non-resource request
+    /// with an invented HTTP method) are counted as `other`, so clients cannot create
+    /// series at will.
     pub fn request(&self, verb: &str, code: u16, elapsed: Duration) {
+        let verb = if KNOWN_VERBS.contains(&verb) {
+            verb
+        } else {
+            "other"
+        };
         self.requests
             .get_or_create(&RequestLabels {
                 verb: verb.to_owned(),
@@ -183,6 +208,8 @@ mod tests {
         let metrics = Arc::new(KubeMetrics::new());
         metrics.request("list", 200, Duration::from_millis(3));
         metrics.request("delete", 403, Duration::from_millis(1));
+        metrics.request("brew", 404, Duration::from_millis(1));
+        metrics.request("steep", 404, Duration::from_millis(1));
         metrics.policy_reloaded(false);
         let engine = zt_core::policy::Engine::from_source("allow \"read\" when true\n");
         let engine = engine.unwrap_or_else(|e| panic!("{e}"));
@@ -194,6 +221,7 @@ mod tests {
             "zt_kube_proxy_requests_total{verb=\"delete\",code=\"403\"} 1",
             "zt_kube_proxy_decisions_total{effect=\"allow\",rule=\"read\"} 1",
             "zt_kube_proxy_policy_reloads_total{result=\"error\"} 1",
+            "zt_kube_proxy_requests_total{verb=\"other\",code=\"404\"} 2",
             "zt_kube_proxy_request_duration_seconds_bucket",
         ] {
             assert!(text.contains(expected), "{expected} in {text}");

@@ -445,7 +445,7 @@ async fn smuggled_identity_headers_never_reach_the_api_server() {
 
     // Naming the proxy's own headers in `Connection` does not remove them.
     let head = format!(
-        "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nConnection: Impersonate-User, Impersonate-Group, Authorization\r\n\r\n"
+        "GET /api/v1/namespaces/demo/pods HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer {token}\r\nAudit-ID: smuggle-1\r\nConnection: Impersonate-User, Impersonate-Group, Authorization, Audit-ID\r\n\r\n"
     );
     assert_eq!(raw(&setup, &head).await, 200);
     // Two Authorization headers are ambiguous: refused.
@@ -464,6 +464,8 @@ async fn smuggled_identity_headers_never_reach_the_api_server() {
     assert_eq!(raw(&setup, &head).await, 200);
 
     let forwarded = setup.stand_in.requests();
+    // The Audit-ID the API server logs is the one zt audited, `Connection` or not.
+    assert_eq!(forwarded[0].header_values("audit-id"), ["smuggle-1"]);
     assert_eq!(forwarded.len(), 2, "{forwarded:?}");
     assert_impersonated_alice(&setup, &forwarded);
     for request in &forwarded {

@@ -295,7 +295,13 @@ fn event<B>(
         event = event.actor(Actor::from(&**identity));
     }
     let headers = request.headers();
-    if let Some(id) = [REQUEST_ID, AUDIT_ID]
+    // A Kubernetes request is linked by the Audit-ID the API server logs.
+    let ids = if request.extensions().get::<KubeAttributes>().is_some() {
+        [AUDIT_ID, REQUEST_ID]
+    } else {
+        [REQUEST_ID, AUDIT_ID]
+    };
+    if let Some(id) = ids
         .iter()
         .find_map(|name| headers.get(name))
         .and_then(|value| value.to_str().ok())
