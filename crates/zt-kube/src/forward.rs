@@ -13,10 +13,11 @@ use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::BoxError;
 use axum::body::Body;
 use bytes::Bytes;
@@ -99,37 +100,53 @@ impl fmt::Debug for Credential {
 /// A token file and its last contents.
 struct TokenFile {
     path: PathBuf,
-    reread: Duration,
-    cached: Mutex<(HeaderValue, Instant)>,
+    current: ArcSwap<HeaderValue>,
 }
 
 impl TokenFile {
-    fn open(path: PathBuf, reread: Duration) -> Result<Self, KubeProxyError> {
+    /// Reads `path` now, then every `reread` on a thread of its own (never on the request
+    /// path), until the returned handle is dropped.
+    fn open(path: PathBuf, reread: Duration) -> Result<Arc<Self>, KubeProxyError> {
         let token = read_token(&path).map_err(|source| KubeProxyError::TokenFile {
             path: path.clone(),
             source,
         })?;
-        Ok(Self {
+        let file = Arc::new(Self {
             path,
-            reread,
-            cached: Mutex::new((token, Instant::now())),
-        })
+            current: ArcSwap::from_pointee(token),
+        });
+        let watched = Arc::downgrade(&file);
+        std::thread::Builder::new()
+            .name("zt-kube-token".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(reread);
+                    let Some(file) = watched.upgrade() else {
+                        return;
+                    };
+                    file.reread();
+                }
+            })
+            .map_err(|source| KubeProxyError::TokenFile {
+                path: file.path.clone(),
+                source,
+            })?;
+        Ok(file)
     }
 
-    /// The current `Authorization` value: re-read when the cached one is older than
-    /// `reread` ([`TOKEN_REREAD`]); a failed re-read keeps the last good token (and says so).
-    fn authorization(&self) -> HeaderValue {
-        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        if cached.1.elapsed() >= self.reread {
-            match read_token(&self.path) {
-                Ok(token) => *cached = (token, Instant::now()),
-                Err(error) => {
-                    tracing::warn!(path = %self.path.display(), %error, "cannot re-read the API server token; using the last one");
-                    cached.1 = Instant::now();
-                }
+    /// Reads the file again; a failed read keeps the last good token (and says so).
+    fn reread(&self) {
+        match read_token(&self.path) {
+            Ok(token) => self.current.store(Arc::new(token)),
+            Err(error) => {
+                tracing::warn!(path = %self.path.display(), %error, "cannot re-read the API server token; using the last one");
             }
         }
-        cached.0.clone()
+    }
+
+    /// The current `Authorization` value.
+    fn authorization(&self) -> HeaderValue {
+        HeaderValue::clone(&self.current.load())
     }
 }
 
@@ -309,9 +326,7 @@ impl KubeProxyBuilder {
             }
         };
         let credential = match (self.token_file, self.token) {
-            (Some(path), _) => {
-                Credential::TokenFile(Arc::new(TokenFile::open(path, TOKEN_REREAD)?))
-            }
+            (Some(path), _) => Credential::TokenFile(TokenFile::open(path, TOKEN_REREAD)?),
             (None, Some(token)) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
                     .map_err(|_| KubeProxyError::InvalidToken)?;
@@ -524,12 +539,20 @@ mod tests {
     fn token_files_are_read_again_as_they_rotate() {
         let path = std::env::temp_dir().join(format!("zt-token-{}", std::process::id()));
         std::fs::write(&path, "first\n").unwrap_or_default();
-        let file = TokenFile::open(path.clone(), Duration::ZERO).unwrap_or_else(|e| panic!("{e}"));
+        let file = TokenFile::open(path.clone(), Duration::from_millis(10))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(file.authorization(), "Bearer first");
+        let becomes = |expected: &str| {
+            (0..500).any(|_| {
+                std::thread::sleep(Duration::from_millis(5));
+                file.authorization() == expected
+            })
+        };
         std::fs::write(&path, "second").unwrap_or_default();
-        assert_eq!(file.authorization(), "Bearer second");
+        assert!(becomes("Bearer second"));
         // A broken rotation keeps the last good token.
         std::fs::write(&path, "").unwrap_or_default();
+        std::thread::sleep(Duration::from_millis(50));
         assert_eq!(file.authorization(), "Bearer second");
         let _ = std::fs::remove_file(&path);
         assert!(file.authorization().is_sensitive());

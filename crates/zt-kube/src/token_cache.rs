@@ -286,7 +286,21 @@ fn create_private_dir(dir: &Path) -> Result<(), CacheError> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|e| CacheError::io(dir, e))
+    builder.create(dir).map_err(|e| CacheError::io(dir, e))?;
+    // A cache directory that already existed with looser permissions is tightened too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir)
+            .map_err(|e| CacheError::io(dir, e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| CacheError::io(dir, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `contents` to a new 0600 file next to `path`, syncs it and renames it over
@@ -390,6 +404,19 @@ mod tests {
         assert!(cache.remove().unwrap());
         assert!(!cache.remove().unwrap());
         assert!(cache.load().unwrap().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_open_cache_directory_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = TempDir::new("loose");
+        let dir = tmp.0.join("kube");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cache = TokenCache::new(&dir, "https://idp.example", "kubectl");
+        cache.store(&sample(Timestamp::now())).unwrap();
+        assert_eq!(mode(&dir), 0o700);
     }
 
     #[test]
