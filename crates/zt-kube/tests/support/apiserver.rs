@@ -204,6 +204,8 @@ struct Store {
     log: Vec<Event>,
     /// Every request received.
     requests: Vec<RecordedRequest>,
+    /// When each exec session's connection ended.
+    exec_ended: Vec<std::time::Instant>,
     /// Namespaces: `default`, `kube-system` and every namespace a pod was created in.
     namespaces: BTreeSet<String>,
 }
@@ -358,6 +360,11 @@ impl StandIn {
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.store().requests.clone()
+    }
+
+    /// When each exec session ended (its connection closed), oldest first.
+    pub fn exec_sessions_ended(&self) -> Vec<std::time::Instant> {
+        self.shared.store().exec_ended.clone()
     }
 
     /// The pods now in the store.

@@ -588,10 +588,14 @@ where
     }
 }
 
-/// Resolves when `live`'s request is denied: re-checked on every change notification and
-/// every second.
+/// Resolves when `live`'s request is denied: checked once at the start (a change between
+/// the request's decision and the subscription is not notified), then on every change
+/// notification and every second.
 pub(super) async fn until_denied(live: &LiveCheck) {
     let mut changes = live.changes();
+    if !live.is_allowed().await {
+        return;
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;

@@ -81,11 +81,13 @@ pub(super) fn serve(
         Err(message) => return bad_request(&message),
     };
     let upgrade = hyper::upgrade::on(&mut request);
+    let shared = Arc::clone(shared);
     tokio::spawn(async move {
         if let Ok(upgraded) = upgrade.await {
             let socket =
                 WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
             run(socket, exec).await;
+            shared.store().exec_ended.push(std::time::Instant::now());
         }
     });
     let mut response = Response::new(Empty::new().boxed());
