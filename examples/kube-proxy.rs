@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand};
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tower::Layer;
 use zt_core::audit::{Auditor, FileSink, OverflowPolicy, StdoutSink};
@@ -388,17 +387,12 @@ async fn shutdown_signal() {
 }
 
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, BoxError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate in the file", path.display()).into());
-    }
-    Ok(certs)
+    zt_core::tls::read_certificates(path).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, BoxError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{}: {e}", path.display()).into())
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    zt_core::tls::pem_private_key(&pem).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
 /// TLS that requires a client certificate issued by `client_ca` (the API server's).

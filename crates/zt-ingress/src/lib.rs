@@ -35,7 +35,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -499,17 +498,8 @@ fn signer(config: &Config, public_url: &str) -> Result<AssertionSigner, StartErr
 
 /// Reads PEM certificates from `path`.
 pub(crate) fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, StartError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|error| StartError::File {
-            path: path.to_owned(),
-            message: format!("not PEM certificates: {error}"),
-        })?;
-    if certs.is_empty() {
-        return Err(StartError::File {
-            path: path.to_owned(),
-            message: "no certificate in the file".into(),
-        });
-    }
-    Ok(certs)
+    zt_core::tls::read_certificates(path).map_err(|error| StartError::File {
+        path: path.to_owned(),
+        message: error.to_string(),
+    })
 }

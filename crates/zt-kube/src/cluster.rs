@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
@@ -194,7 +193,7 @@ impl ClusterAccess {
             (None, Some(file), _, _) => ClusterCredential::TokenFile(resolve(file)),
             (None, None, Some(cert), Some(key)) => ClusterCredential::ClientCertificate {
                 chain: certificates(&cert, path)?,
-                key: PrivateKeyDer::from_pem_slice(&key)
+                key: zt_core::tls::pem_private_key(&key)
                     .map_err(|e| invalid(format!("client key: {e}")))?,
             },
             (None, None, Some(_), None) | (None, None, None, Some(_)) => {
@@ -267,19 +266,10 @@ fn certificates(
     pem: &[u8],
     origin: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, ClusterAccessError> {
-    let certs = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ClusterAccessError::Invalid {
-            path: origin.to_owned(),
-            reason: format!("certificates: {e}"),
-        })?;
-    if certs.is_empty() {
-        return Err(ClusterAccessError::Invalid {
-            path: origin.to_owned(),
-            reason: "no PEM certificate".to_owned(),
-        });
-    }
-    Ok(certs)
+    zt_core::tls::pem_certificates(pem).map_err(|e| ClusterAccessError::Invalid {
+        path: origin.to_owned(),
+        reason: format!("certificates: {e}"),
+    })
 }
 
 #[cfg(test)]

@@ -302,29 +302,16 @@ impl KubeProxyBuilder {
             return Err(KubeProxyError::InsecureServer(self.server));
         }
         let roots = if self.cluster_ca.is_empty() {
-            None
+            zt_core::tls::platform_roots()
         } else {
             let mut roots = rustls::RootCertStore::empty();
             for ca in &self.cluster_ca {
                 roots.add(ca.clone())?;
             }
-            Some(roots)
+            roots
         };
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let has_client_certificate = self.client_certificate.is_some();
-        let tls = match (roots, self.client_certificate) {
-            (None, None) => None,
-            (roots, client_certificate) => {
-                let roots = roots.unwrap_or_else(zt_core::tls::platform_roots);
-                let builder = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()?
-                    .with_root_certificates(roots);
-                Some(match client_certificate {
-                    Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
-                    None => builder.with_no_client_auth(),
-                })
-            }
-        };
+        let tls = zt_core::tls::client_config_with(roots, self.client_certificate)?;
         let credential = match (self.token_file, self.token) {
             (Some(path), _) => Credential::TokenFile(TokenFile::open(path, TOKEN_REREAD)?),
             (None, Some(token)) => {
@@ -336,14 +323,12 @@ impl KubeProxyBuilder {
             (None, None) if has_client_certificate => Credential::ClientCertificate,
             (None, None) => return Err(KubeProxyError::NoCredential),
         };
-        let mut proxy = ReverseProxy::builder([self.server])
+        let proxy = ReverseProxy::builder([self.server])
             .timeout(self.timeout)
             .idle_timeout(self.idle_timeout)
             .websockets(true)
-            .upgrade_protocol("SPDY/3.1");
-        if let Some(tls) = tls {
-            proxy = proxy.tls_config(tls);
-        }
+            .upgrade_protocol("SPDY/3.1")
+            .tls_config(tls);
         Ok(KubeProxy {
             proxy: proxy.build()?,
             credential,

@@ -39,12 +39,13 @@ use openidconnect::core::{
     CoreResponseType, CoreRevocableToken, CoreSubjectIdentifierType, CoreTokenResponse,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalProviderMetadata, ClientId, ClientSecret, DeviceAuthorizationUrl,
+    AdditionalProviderMetadata, ClientId, ClientSecret, DeviceAuthorizationUrl,
     DeviceCodeErrorResponseType, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
     OAuth2TokenResponse, ProviderMetadata, RefreshToken, RequestTokenError, RevocationUrl, Scope,
     TokenResponse as _,
 };
 use serde::{Deserialize, Serialize};
+use zt_tower::oidc::{error_chain, verify_id_token};
 use zt_tower::oidc_http::{HttpClient, is_secure_or_loopback};
 
 use crate::exec_credential::{ExecCredential, ExecCredentialError};
@@ -680,24 +681,13 @@ impl LoginConfig {
             Some(id_token) => {
                 let verifier = provider.client.id_token_verifier();
                 // The device flow and refreshes have no nonce.
-                let claims = id_token
-                    .claims(&verifier, |_: Option<&Nonce>| Ok(()))
-                    .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                if let Some(expected) = claims.access_token_hash() {
-                    let alg = id_token
-                        .signing_alg()
-                        .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                    let key = id_token
-                        .signing_key(&verifier)
-                        .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                    let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
-                        .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                    if actual != *expected {
-                        return Err(LoginError::IdToken(
-                            "at_hash does not match the access token".into(),
-                        ));
-                    }
-                }
+                let claims = verify_id_token(
+                    id_token,
+                    &verifier,
+                    |_: Option<&Nonce>| Ok(()),
+                    response.access_token(),
+                )
+                .map_err(LoginError::IdToken)?;
                 let exp = Timestamp::from_second(claims.expiration().timestamp())
                     .map_err(|e| LoginError::IdToken(e.to_string()))?;
                 Some((
@@ -788,18 +778,6 @@ fn jwt_has_audience(token: &str, audience: &str) -> bool {
         Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
         _ => false,
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

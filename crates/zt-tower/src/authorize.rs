@@ -245,7 +245,7 @@ pub(crate) fn decide_observed<B>(
             },
         ),
     };
-    let event = event(kind, request, identity, context.source_ip())
+    let event = event(kind, kube.is_some(), request, identity, context.source_ip())
         .target(target)
         .decision(audited);
     (verdict, event)
@@ -264,8 +264,15 @@ pub(crate) fn unauthenticated<B>(config: &Config, request: &Request<B>) -> Respo
 
 /// The rejection of a presented credential, and its audit event.
 pub(crate) fn rejected<B>(request: &Request<B>, why: &str) -> (Response<Full<Bytes>>, AuditEvent) {
-    let event =
-        event(EventKind::TokenRejected, request, None, peer_ip(request)).field("reason", why);
+    let kube = request.extensions().get::<KubeAttributes>().is_some();
+    let event = event(
+        EventKind::TokenRejected,
+        kube,
+        request,
+        None,
+        peer_ip(request),
+    )
+    .field("reason", why);
     (unauthorized(request.headers(), Some(why)), event)
 }
 
@@ -277,8 +284,11 @@ fn peer_ip<B>(request: &Request<B>) -> Option<IpAddr> {
         .map(|info| canonical_ip(info.0.ip()))
 }
 
+/// The audit event of a request; `kube` links it by its `Audit-ID` first (the id the API
+/// server logs), other requests by `X-Request-Id` first.
 fn event<B>(
     kind: EventKind,
+    kube: bool,
     request: &Request<B>,
     identity: Option<&Arc<Identity>>,
     source_ip: Option<IpAddr>,
@@ -295,8 +305,7 @@ fn event<B>(
         event = event.actor(Actor::from(&**identity));
     }
     let headers = request.headers();
-    // A Kubernetes request is linked by the Audit-ID the API server logs.
-    let ids = if request.extensions().get::<KubeAttributes>().is_some() {
+    let ids = if kube {
         [AUDIT_ID, REQUEST_ID]
     } else {
         [REQUEST_ID, AUDIT_ID]

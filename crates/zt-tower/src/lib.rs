@@ -21,6 +21,7 @@ mod future;
 mod layer;
 mod live;
 pub mod login;
+pub mod oidc;
 pub mod oidc_http;
 mod policy;
 pub mod proxy;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
@@ -115,11 +115,8 @@ pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match review(&shared, &headers, body).await {
-        Ok(answer) => answer,
-        Err(refusal) => refusal.into_response(),
-    }
+) -> Result<Response, Refusal> {
+    review(&shared, &headers, body).await
 }
 
 async fn review(
@@ -160,7 +157,10 @@ async fn review(
         (false, false) => "no-opinion",
     };
     let mut event = AuditEvent::new(EventKind::KubeRequest)
-        .target(target(&attributes))
+        .target(Target::kube(
+            &attributes.kube,
+            attributes.path.as_deref().unwrap_or_default(),
+        ))
         .decision(decided)
         .field("review", KIND)
         .field("api_version", request.api_version.as_str())
@@ -325,22 +325,6 @@ fn allowed_reason(decision: &Decision<'_>) -> String {
 }
 
 /// The audit target: the resource, or the non-resource path as `resource`.
-fn target(attributes: &Attributes) -> Target {
-    let kube = &attributes.kube;
-    Target::Kube {
-        verb: kube.verb.clone(),
-        api_group: kube.api_group.clone().unwrap_or_default(),
-        resource: attributes
-            .path
-            .clone()
-            .or_else(|| kube.resource.clone())
-            .unwrap_or_default(),
-        subresource: kube.subresource.clone(),
-        namespace: kube.namespace.clone(),
-        name: kube.name.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

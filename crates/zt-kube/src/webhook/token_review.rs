@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -65,11 +65,8 @@ pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    match review(&shared, &headers, body).await {
-        Ok(answer) => answer,
-        Err(refusal) => refusal.into_response(),
-    }
+) -> Result<Response, Refusal> {
+    review(&shared, &headers, body).await
 }
 
 async fn review(

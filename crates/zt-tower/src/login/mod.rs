@@ -49,7 +49,7 @@ use http::HeaderValue;
 use jiff::{SignedDuration, Timestamp};
 use openidconnect::core::CoreResponseType;
 use openidconnect::{
-    AccessTokenHash, AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse,
+    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RefreshToken, Scope,
 };
 
@@ -577,25 +577,20 @@ impl Inner {
                 let verifier = provider.client.id_token_verifier();
                 let claims = match previous {
                     // Refreshed ID tokens need not repeat the nonce.
-                    Some(_) => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
-                    None => id_token.claims(&verifier, nonce),
+                    Some(_) => crate::oidc::verify_id_token(
+                        id_token,
+                        &verifier,
+                        |_: Option<&Nonce>| Ok(()),
+                        token.access_token(),
+                    ),
+                    None => crate::oidc::verify_id_token(
+                        id_token,
+                        &verifier,
+                        nonce,
+                        token.access_token(),
+                    ),
                 }
-                .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                if let Some(expected) = claims.access_token_hash() {
-                    let alg = id_token
-                        .signing_alg()
-                        .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                    let key = id_token
-                        .signing_key(&verifier)
-                        .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                    let actual = AccessTokenHash::from_token(token.access_token(), alg, key)
-                        .map_err(|e| LoginError::IdToken(error_chain(&e)))?;
-                    if actual != *expected {
-                        return Err(LoginError::IdToken(
-                            "at_hash does not match the access token".into(),
-                        ));
-                    }
-                }
+                .map_err(LoginError::IdToken)?;
                 Some((claims.clone(), id_token.to_string()))
             }
             (None, Some(_)) => None,

@@ -114,14 +114,4 @@ impl Provider {
     }
 }
 
-/// An error and its sources, `: `-separated, for logs.
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
+pub(super) use crate::oidc::error_chain;
